@@ -1,0 +1,19 @@
+// Package sdk is the contract identity-provider plugins are written
+// against: the capability interfaces, the error kinds that survive the
+// process boundary, and Serve, which runs a provider as a go-plugin
+// process speaking shiming.provider.v1 over gRPC.
+//
+// A provider implements Provider and, for each capability it declares in
+// Info, the matching interface:
+//
+//	CapabilityScanLogin        ScanLogin
+//	CapabilityIdentityCheck    IdentityChecker
+//	CapabilityFaceVerification FaceVerifier
+//	CapabilityPhone            PhoneVerifier
+//	CapabilityPhoneOwner       PhoneOwnerChecker
+//
+// Its main function calls Serve(provider) and nothing else; a plugin
+// must never write to standard output, which carries the handshake.
+// The conformance kit in providertest proves a provider in-process and
+// over a real plugin process.
+package sdk
