@@ -1,0 +1,145 @@
+package ratelimit
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/shiming-id/shiming/gateway/store/sqlite"
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+func newLimiter(t *testing.T) (*Limiter, *clock) {
+	t.Helper()
+	c := &clock{now: time.Date(2026, 2, 27, 9, 0, 30, 0, time.UTC)}
+	st, err := sqlite.Open(context.Background(), t.TempDir()+"/r.db", sqlite.Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	l, err := New(st, st, c.Now, prometheus.NewRegistry(), "sms_phone", RulePasswordIP, RuleLockout, RuleDelay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, c
+}
+
+func TestTake(t *testing.T) {
+	ctx := context.Background()
+	l, c := newLimiter(t)
+	rule := Rule{Name: "sms_phone", Limit: 3, Window: time.Minute}
+	for i := range 3 {
+		if d, err := l.Take(ctx, "p1", rule); err != nil || !d.Allowed {
+			t.Fatalf("event %d refused: %+v %v", i, d, err)
+		}
+	}
+	d, _ := l.Take(ctx, "p1", rule)
+	if d.Allowed || d.RetryAfter != 30*time.Second || d.Rule != "sms_phone" {
+		t.Fatalf("fourth event = %+v", d)
+	}
+	if d, _ := l.Take(ctx, "p2", rule); !d.Allowed {
+		t.Fatal("another key was limited")
+	}
+	c.Add(30 * time.Second)
+	if d, _ := l.Take(ctx, "p1", rule); !d.Allowed {
+		t.Fatal("new window still limited")
+	}
+	if got := testutil.ToFloat64(l.limited.WithLabelValues("sms_phone")); got != 1 {
+		t.Fatalf("limited counter = %v", got)
+	}
+}
+
+func TestCooldown(t *testing.T) {
+	ctx := context.Background()
+	l, c := newLimiter(t)
+	if d, _ := l.Cooldown(ctx, "sms_resend", "p1", time.Minute); !d.Allowed {
+		t.Fatal("first send refused")
+	}
+	c.Add(20 * time.Second)
+	d, _ := l.Cooldown(ctx, "sms_resend", "p1", time.Minute)
+	if d.Allowed || d.RetryAfter != 40*time.Second {
+		t.Fatalf("resend = %+v", d)
+	}
+	c.Add(41 * time.Second)
+	if d, _ := l.Cooldown(ctx, "sms_resend", "p1", time.Minute); !d.Allowed {
+		t.Fatal("after cooldown refused")
+	}
+}
+
+func TestPasswordGuard(t *testing.T) {
+	ctx := context.Background()
+	l, c := newLimiter(t)
+	g := NewPasswordGuard(l, PasswordPolicy{PerAccountPerHour: 20, PerIPPerHour: 100, LockoutAfter: 5, LockoutFor: 15 * time.Minute, DelayAfter: 3})
+	fail := func() {
+		t.Helper()
+		if d, err := g.Before(ctx, "acct", "1.2.3.4"); err != nil || !d.Allowed {
+			t.Fatalf("attempt refused early: %+v %v", d, err)
+		}
+		if err := g.Failed(ctx, "acct"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		fail()
+	}
+	// After three failures each attempt waits: 1 s, then 2 s.
+	d, _ := g.Before(ctx, "acct", "1.2.3.4")
+	if d.Allowed || d.Rule != RuleDelay || d.RetryAfter != time.Second {
+		t.Fatalf("no growing delay: %+v", d)
+	}
+	c.Add(time.Second)
+	fail()
+	d, _ = g.Before(ctx, "acct", "1.2.3.4")
+	if d.Allowed || d.RetryAfter != 2*time.Second {
+		t.Fatalf("delay did not grow: %+v", d)
+	}
+	c.Add(2 * time.Second)
+	fail()
+	// Five failures lock the account.
+	c.Add(time.Minute)
+	d, _ = g.Before(ctx, "acct", "1.2.3.4")
+	if d.Allowed || d.Rule != RuleLockout {
+		t.Fatalf("not locked: %+v", d)
+	}
+	// A successful SMS login clears it.
+	if err := g.Cleared(ctx, "acct"); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := g.Before(ctx, "acct", "1.2.3.4"); !d.Allowed {
+		t.Fatalf("still locked after clearing: %+v", d)
+	}
+	// Time clears it too.
+	for range 5 {
+		c.Add(40 * time.Second)
+		fail()
+	}
+	c.Add(15 * time.Minute)
+	if d, _ := g.Before(ctx, "acct", "1.2.3.4"); !d.Allowed {
+		t.Fatalf("lockout outlived its window: %+v", d)
+	}
+}
+
+func TestPasswordGuardPerIP(t *testing.T) {
+	ctx := context.Background()
+	l, _ := newLimiter(t)
+	g := NewPasswordGuard(l, PasswordPolicy{PerAccountPerHour: 20, PerIPPerHour: 3, LockoutAfter: 10, LockoutFor: time.Hour})
+	for i := range 3 {
+		if d, _ := g.Before(ctx, "acct"+string(rune('a'+i)), "9.9.9.9"); !d.Allowed {
+			t.Fatalf("attempt %d refused", i)
+		}
+	}
+	if d, _ := g.Before(ctx, "acct-z", "9.9.9.9"); d.Allowed || d.Rule != RulePasswordIP {
+		t.Fatalf("per-IP limit not applied across accounts: %+v", d)
+	}
+}

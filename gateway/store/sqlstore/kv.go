@@ -1,0 +1,79 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shiming-id/shiming/gateway/store"
+)
+
+// PutIfAbsent stores value under key unless a value live at the store's
+// clock is there. In one transaction it removes an expired value, inserts
+// with ON CONFLICT DO NOTHING, and, when the insert lost, reads the
+// winner: concurrent callers see exactly one stored=true and all see the
+// same value.
+func (s *Store) PutIfAbsent(ctx context.Context, key string, value []byte, expiresAt time.Time) ([]byte, bool, error) {
+	var (
+		existing []byte
+		stored   bool
+	)
+	now := s.now()
+	err := s.tx(ctx, func(q querier) error {
+		if _, err := q.ExecContext(ctx, s.q(`DELETE FROM kv WHERE key = ? AND expires_at <= ?`), key, s.t(now)); err != nil {
+			return err
+		}
+		res, err := q.ExecContext(ctx, s.q(`INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO NOTHING`), key, blob(value), s.t(expiresAt))
+		if err != nil {
+			return err
+		}
+		if stored, err = affected(res); err != nil || stored {
+			return err
+		}
+		return q.QueryRowContext(ctx, s.q(`SELECT value FROM kv WHERE key = ?`), key).Scan(&existing)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("sqlstore: put if absent: %w", err)
+	}
+	return unblob(existing), stored, nil
+}
+
+// Put stores value under key, replacing any value.
+func (s *Store) Put(ctx context.Context, key string, value []byte, expiresAt time.Time) error {
+	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`),
+		key, blob(value), s.t(expiresAt))
+	if err != nil {
+		return fmt.Errorf("sqlstore: put: %w", err)
+	}
+	return nil
+}
+
+// Get returns a value that has not expired at now.
+func (s *Store) Get(ctx context.Context, key string, now time.Time) ([]byte, error) {
+	var v []byte
+	err := s.r.QueryRowContext(ctx, s.q(`SELECT value FROM kv WHERE key = ? AND expires_at > ?`), key, s.t(now)).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlstore: get: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: get: %w", err)
+	}
+	return unblob(v), nil
+}
+
+// Delete removes a key; removing a missing one is no error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if _, err := s.w.ExecContext(ctx, s.q(`DELETE FROM kv WHERE key = ?`), key); err != nil {
+		return fmt.Errorf("sqlstore: delete: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpiredKV removes keys expired at now.
+func (s *Store) DeleteExpiredKV(ctx context.Context, now time.Time) (int, error) {
+	return s.deleteCount(ctx, "delete expired kv", `DELETE FROM kv WHERE expires_at <= ?`, s.t(now))
+}
