@@ -105,6 +105,13 @@ func Verify(ctx context.Context, s store.Audit, progress func(n int)) (Report, e
 		}
 		if len(recs) < page {
 			rep.Head = prev
+			headSeq, headHash, err := s.AuditHead(ctx)
+			if err != nil {
+				return rep, fmt.Errorf("audit: head: %w", err)
+			}
+			if headSeq != rep.LastSeq || !bytes.Equal(headHash, prev) {
+				return rep, &BrokenError{Seq: rep.LastSeq + 1, Reason: fmt.Sprintf("the chain ends at %d but %d records were written", rep.LastSeq, headSeq)}
+			}
 			return rep, nil
 		}
 	}

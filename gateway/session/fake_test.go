@@ -70,6 +70,22 @@ func (f *fakeSessions) UpdateSession(_ context.Context, s store.Session) error {
 	return nil
 }
 
+func (f *fakeSessions) TouchSession(_ context.Context, id string, lastSeen, expires time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	s, ok := f.m[id]
+	if !ok {
+		return store.ErrNotFound
+	}
+	s.LastSeenAt, s.ExpiresAt = lastSeen, expires
+	f.m[id] = s
+	f.writes++
+	return nil
+}
+
 func (f *fakeSessions) DeleteSession(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -249,12 +249,10 @@ func (s *Store) touch(r *http.Request, st *state, now time.Time) error {
 	if next.Sub(st.rec.ExpiresAt) <= touchSlack {
 		return nil
 	}
-	rec := st.rec
-	rec.LastSeenAt, rec.ExpiresAt = now, next
-	if err := s.db.UpdateSession(r.Context(), rec); err != nil {
+	if err := s.db.TouchSession(r.Context(), st.rec.ID, now, next); err != nil {
 		return fmt.Errorf("session: touch: %w", err)
 	}
-	st.rec = rec
+	st.rec.LastSeenAt, st.rec.ExpiresAt = now, next
 	return nil
 }
 

@@ -107,6 +107,10 @@ type Sessions interface {
 	// UpdateSession replaces a session's data and times; ErrNotFound if
 	// it is gone.
 	UpdateSession(ctx context.Context, s Session) error
+	// TouchSession moves only a session's LastSeenAt and ExpiresAt, so an
+	// activity update never overwrites data saved by a concurrent request.
+	// ErrNotFound if the session is gone.
+	TouchSession(ctx context.Context, id string, lastSeenAt, expiresAt time.Time) error
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteAccountSessions ends every session of an account.
 	DeleteAccountSessions(ctx context.Context, accountID string) (int, error)
@@ -186,6 +190,10 @@ type Audit interface {
 	AppendAudit(ctx context.Context, r AuditRecord) (AuditRecord, error)
 	// ListAudit returns up to limit records with Seq > after, in order.
 	ListAudit(ctx context.Context, after int64, limit int) ([]AuditRecord, error)
+	// AuditHead returns the Seq and Hash of the last appended record, kept
+	// apart from the records, so that removing the newest records shows.
+	// An empty chain has Seq 0 and no hash.
+	AuditHead(ctx context.Context) (seq int64, hash []byte, err error)
 }
 
 // Store is everything the gateway keeps in one database.

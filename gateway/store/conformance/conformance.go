@@ -342,6 +342,15 @@ func testSessionRoundTrip(t *testing.T, s store.Store) {
 	wantEqual(t, "GetSession after update", got, ss)
 	wantErr(t, "UpdateSession unknown", s.UpdateSession(ctx, session("s2", "")), store.ErrNotFound)
 
+	// Touch moves the activity times and leaves the data alone.
+	must(t, s.TouchSession(ctx, ss.ID, t0.Add(39*time.Minute), t0.Add(69*time.Minute)))
+	got, err = s.GetSession(ctx, ss.ID, t0.Add(60*time.Minute))
+	must(t, err)
+	touched := ss
+	touched.LastSeenAt, touched.ExpiresAt = t0.Add(39*time.Minute), t0.Add(69*time.Minute)
+	wantEqual(t, "GetSession after touch", got, touched)
+	wantErr(t, "TouchSession unknown", s.TouchSession(ctx, "s2", t0, t0), store.ErrNotFound)
+
 	must(t, s.DeleteSession(ctx, ss.ID))
 	_, err = s.GetSession(ctx, ss.ID, t0)
 	wantErr(t, "GetSession after delete", err, store.ErrNotFound)
@@ -851,6 +860,11 @@ func testAuditChain(t *testing.T, s store.Store) {
 	if len(recs) != 0 {
 		t.Fatalf("empty chain lists %d records", len(recs))
 	}
+	seq, head, err := s.AuditHead(ctx)
+	must(t, err)
+	if seq != 0 || len(head) != 0 {
+		t.Fatalf("empty chain head = %d %x", seq, head)
+	}
 	inputs := []store.AuditRecord{
 		{Time: t0, Kind: "login", Actor: "acct-1", Subject: "430***********123X", Detail: []byte(`{"provider":"wechat"}`)},
 		// Nanoseconds and another zone: the hash covers the stored time.
@@ -872,6 +886,11 @@ func testAuditChain(t *testing.T, s store.Store) {
 		appended = append(appended, r)
 	}
 	verifyChain(t, appended)
+	seq, head, err = s.AuditHead(ctx)
+	must(t, err)
+	if last := appended[len(appended)-1]; seq != last.Seq || !bytes.Equal(head, last.Hash) {
+		t.Fatalf("AuditHead = %d %x, want %d %x", seq, head, last.Seq, last.Hash)
+	}
 	if len(appended[0].PrevHash) != 0 {
 		t.Fatalf("genesis PrevHash %x, want empty", appended[0].PrevHash)
 	}

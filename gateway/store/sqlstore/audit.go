@@ -41,6 +41,18 @@ func (s *Store) AppendAudit(ctx context.Context, r store.AuditRecord) (store.Aud
 	return r, nil
 }
 
+// AuditHead returns the chain head kept beside the records.
+func (s *Store) AuditHead(ctx context.Context) (int64, []byte, error) {
+	var (
+		seq  int64
+		hash []byte
+	)
+	if err := s.r.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
+		return 0, nil, fmt.Errorf("sqlstore: audit head: %w", err)
+	}
+	return seq, unblob(hash), nil
+}
+
 // ListAudit returns up to limit records with Seq > after, in order.
 func (s *Store) ListAudit(ctx context.Context, after int64, limit int) ([]store.AuditRecord, error) {
 	if limit <= 0 {

@@ -58,6 +58,23 @@ func (s *Store) UpdateSession(ctx context.Context, ss store.Session) error {
 	return nil
 }
 
+// TouchSession moves a session's activity times and nothing else.
+func (s *Store) TouchSession(ctx context.Context, id string, lastSeenAt, expiresAt time.Time) error {
+	res, err := s.w.ExecContext(ctx, s.q(`UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`),
+		s.t(lastSeenAt), s.t(expiresAt), id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: touch session: %w", err)
+	}
+	ok, err := affected(res)
+	if err != nil {
+		return fmt.Errorf("sqlstore: touch session: %w", err)
+	}
+	if !ok {
+		return fmt.Errorf("sqlstore: touch session: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
 // DeleteSession removes a session; removing a missing one is no error.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	if _, err := s.w.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE id = ?`), id); err != nil {
