@@ -1,5 +1,6 @@
-// Package sqlstore implements store.Store over database/sql, for SQLite
-// and PostgreSQL alike, with the differences kept in a small Flavor.
+// Package sqlstore implements store.Store and registration.Store over
+// database/sql, for SQLite and PostgreSQL alike, with the differences
+// kept in a small Flavor.
 package sqlstore
 
 import (
