@@ -68,7 +68,7 @@ type Auditor interface {
 var ErrBadCredentials = errors.New("registration: bad operator credentials")
 
 // Operators checks exam-operator credentials. Passwords are stored as
-// argon2id PHC strings; see package registration/operator.
+// argon2id PHC strings by the gateway.
 type Operators interface {
 	// Authenticate returns nil when password is the operator's password,
 	// and an error wrapping ErrBadCredentials otherwise. It should take
