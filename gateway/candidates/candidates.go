@@ -26,12 +26,12 @@ type candidate struct {
 	evidence []registration.Evidence
 }
 
-func (c candidate) AccountID() string                  { return c.a.ID }
-func (c candidate) Name() string                       { return c.a.Name }
-func (c candidate) IDNumber() string                   { return c.a.IDNumber }
-func (c candidate) BirthDate() time.Time               { return c.a.BirthDate() }
-func (c candidate) Gender() cnid.Gender                { return c.a.Gender() }
-func (c candidate) Phone() string                      { return c.a.Phone }
+func (c candidate) AccountID() string                 { return c.a.ID }
+func (c candidate) Name() string                      { return c.a.Name }
+func (c candidate) IDNumber() string                  { return c.a.IDNumber }
+func (c candidate) BirthDate() time.Time              { return c.a.BirthDate() }
+func (c candidate) Gender() cnid.Gender               { return c.a.Gender() }
+func (c candidate) Phone() string                     { return c.a.Phone }
 func (c candidate) Evidence() []registration.Evidence { return c.evidence }
 
 // Directory finds candidates for the registration app.
@@ -172,7 +172,6 @@ func (a Auditor) Record(ctx context.Context, kind, actor string, detail map[stri
 	}
 	return a.Log.Record(ctx, kind, actor, subject, detail)
 }
-
 
 var (
 	_ registration.Candidates       = (*Directory)(nil)
