@@ -281,9 +281,11 @@ func Default() Config {
 }
 
 // Load reads YAML over the defaults. Unknown fields are errors, so a
-// misspelt key is reported instead of silently ignored.
+// misspelt key is reported instead of silently ignored. A file describes
+// a real deployment: the in-process sandbox runs only if it says so.
 func Load(r io.Reader) (Config, error) {
 	cfg := Default()
+	cfg.Sandbox.Enabled = false
 	dec := yaml.NewDecoder(r)
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/shiming-id/shiming/plugins/sdk"
 )
 
@@ -33,7 +35,7 @@ type Host struct {
 	byName    map[string]*Provider
 	socketDir string
 
-	mu       sync.Mutex
+	mu       sync.RWMutex
 	started  bool
 	closing  bool
 	inflight sync.WaitGroup
@@ -105,8 +107,12 @@ func New(specs []Spec, opts Options) (*Host, error) {
 			done:      make(chan struct{}),
 			state:     StateStarting,
 			since:     opts.Now(),
-			changed:   make(chan struct{}),
+			durations: make(map[string]prometheus.Observer, len(allMethods)),
 		}
+		for _, m := range allMethods {
+			sup.durations[m.name] = h.metrics.duration.WithLabelValues(s.Name, m.name)
+		}
+		sup.cur.Store(&snapshot{state: StateStarting, changed: make(chan struct{})})
 		if err := os.Mkdir(sup.socketDir, 0o700); err != nil {
 			_ = os.RemoveAll(dir)
 			return nil, fmt.Errorf("pluginhost: socket directory: %w", err)
@@ -229,8 +235,8 @@ func (h *Host) Ready(ctx context.Context) error {
 
 // enter registers a call; it fails once Shutdown has begun.
 func (h *Host) enter() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
 	if h.closing {
 		return false
 	}
@@ -287,12 +293,4 @@ func (h *Host) Shutdown(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("pluginhost: remove socket directory: %w", err))
 	}
 	return errors.Join(errs...)
-}
-
-// observe records a call's duration and, if it failed, its kind.
-func (h *Host) observe(provider string, m method, start time.Time, err error) {
-	h.metrics.duration.WithLabelValues(provider, m.name).Observe(time.Since(start).Seconds())
-	if err != nil {
-		h.metrics.errors.WithLabelValues(provider, m.name, sdk.KindOf(err).String()).Inc()
-	}
 }

@@ -71,7 +71,7 @@ func (p *Provider) Has(c sdk.Capability) bool { return p.Info().Has(c) }
 func (p *Provider) call(ctx context.Context, m method, fn func(context.Context, *sdk.Client) error) error {
 	start := time.Now()
 	err := p.do(ctx, m, fn)
-	p.h.observe(p.sup.spec.Name, m, start, err)
+	p.sup.observe(m, start, err)
 	if err != nil {
 		return fmt.Errorf("pluginhost: %s: %s: %w", p.sup.spec.Name, m.name, err)
 	}
@@ -107,16 +107,16 @@ func (p *Provider) do(ctx context.Context, m method, fn func(context.Context, *s
 			return lost
 		}
 		s.log.Warn("retrying a call after a transport failure", "method", m.name)
-		if inst, err = p.recover(ctx, inst); err != nil {
+		if inst, err = p.retryTarget(ctx, inst); err != nil {
 			return lost
 		}
 	}
 }
 
-// recover returns an instance to retry on after a transport failure on
-// inst: inst itself if it still answers a health probe, else the one that
-// replaces it, waited for within RestartWait.
-func (p *Provider) recover(ctx context.Context, inst *instance) (*instance, error) {
+// retryTarget returns an instance to retry on after a transport failure
+// on inst: inst itself if it still answers a health probe, else the one
+// that replaces it, waited for within RestartWait.
+func (p *Provider) retryTarget(ctx context.Context, inst *instance) (*instance, error) {
 	s, o := p.sup, p.h.opts
 	select {
 	case <-inst.client.Done():

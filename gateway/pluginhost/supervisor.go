@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	"github.com/shiming-id/shiming/plugins/sdk"
@@ -86,6 +88,9 @@ type supervisor struct {
 	suspectCh chan struct{}
 	done      chan struct{}
 
+	// durations holds the call-duration observer of every method.
+	durations map[string]prometheus.Observer
+
 	mu       sync.Mutex
 	state    State
 	reason   string
@@ -93,9 +98,20 @@ type supervisor struct {
 	inst     *instance
 	info     sdk.Info
 	restarts int
-	changed  chan struct{}
+	// cur is what calls read, without the lock: a copy of state, reason
+	// and inst, replaced (and its changed channel closed) on every change.
+	cur atomic.Pointer[snapshot]
 
 	crashes []time.Time // only the run goroutine touches it
+}
+
+// snapshot is the supervisor's state as calls see it. changed is closed
+// when a newer snapshot replaces it.
+type snapshot struct {
+	state   State
+	reason  string
+	inst    *instance
+	changed chan struct{}
 }
 
 func (s *supervisor) set(st State, reason string) {
@@ -104,8 +120,10 @@ func (s *supervisor) set(st State, reason string) {
 	s.setLocked(st, reason)
 }
 
+// setLocked moves to st and publishes the state, with s.inst, to calls.
 func (s *supervisor) setLocked(st State, reason string) {
-	if s.state == st && s.reason == reason {
+	old := s.cur.Load()
+	if old != nil && old.state == st && old.reason == reason && old.inst == s.inst {
 		return
 	}
 	if s.state != st {
@@ -120,8 +138,18 @@ func (s *supervisor) setLocked(st State, reason string) {
 	if st == StateDisabled {
 		s.h.metrics.disabled.WithLabelValues(s.spec.Name).Set(1)
 	}
-	close(s.changed)
-	s.changed = make(chan struct{})
+	s.cur.Store(&snapshot{state: st, reason: reason, inst: s.inst, changed: make(chan struct{})})
+	if old != nil {
+		close(old.changed)
+	}
+}
+
+// observe records a call's duration and, if it failed, its kind.
+func (s *supervisor) observe(m method, start time.Time, err error) {
+	s.durations[m.name].Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.h.metrics.errors.WithLabelValues(s.spec.Name, m.name, sdk.KindOf(err).String()).Inc()
+	}
 }
 
 // suspect asks the watcher to probe the plugin now: a call saw the
@@ -139,9 +167,8 @@ func (s *supervisor) await(ctx context.Context, wait time.Duration, not *instanc
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	for {
-		s.mu.Lock()
-		st, reason, inst, changed := s.state, s.reason, s.inst, s.changed
-		s.mu.Unlock()
+		cur := s.cur.Load()
+		st, reason, inst := cur.state, cur.reason, cur.inst
 		switch {
 		case st.serving() && inst != nil && inst != not:
 			return inst, nil
@@ -151,7 +178,7 @@ func (s *supervisor) await(ctx context.Context, wait time.Duration, not *instanc
 			return nil, sdk.E(sdk.VendorUnavailable, "plugin host is stopped")
 		}
 		select {
-		case <-changed:
+		case <-cur.changed:
 		case <-timer.C:
 			return nil, sdk.E(sdk.VendorUnavailable, fmt.Sprintf("provider %s did not become ready within %s (state %s)", s.spec.Name, wait, st))
 		case <-ctx.Done():
@@ -210,12 +237,17 @@ func (s *supervisor) run(ctx context.Context) {
 
 		reason := s.watch(ctx, inst)
 
+		// Calls stop using the instance before it is killed.
 		s.mu.Lock()
 		s.inst = nil
+		if ctx.Err() != nil {
+			s.setLocked(StateStopped, "")
+		} else {
+			s.setLocked(StateBackoff, reason)
+		}
 		s.mu.Unlock()
 		s.kill(inst)
 		if ctx.Err() != nil {
-			s.set(StateStopped, "")
 			return
 		}
 		s.log.Error("plugin crashed; restarting", "pid", inst.pid, "reason", reason)
@@ -345,7 +377,7 @@ func (s *supervisor) configure(ctx context.Context, inst *instance) error {
 	ictx, cancel := context.WithTimeout(ctx, o.HealthTimeout)
 	info, err := inst.client.Info(ictx)
 	cancel()
-	s.h.observe(s.spec.Name, mInfo, start, err)
+	s.observe(mInfo, start, err)
 	if err != nil {
 		return fmt.Errorf("info: %w", err)
 	}
@@ -363,7 +395,7 @@ func (s *supervisor) configure(ctx context.Context, inst *instance) error {
 	cctx, cancel := context.WithTimeout(ctx, s.spec.CallTimeout)
 	err = inst.client.Configure(cctx, s.spec.Config)
 	cancel()
-	s.h.observe(s.spec.Name, mConfigure, start, err)
+	s.observe(mConfigure, start, err)
 	switch {
 	case err == nil:
 		return nil
@@ -399,7 +431,7 @@ func (s *supervisor) watch(ctx context.Context, inst *instance) string {
 		if ctx.Err() != nil {
 			return "shutdown"
 		}
-		s.h.observe(s.spec.Name, mHealth, start, err)
+		s.observe(mHealth, start, err)
 		if err != nil {
 			if inst.pc.Exited() {
 				return "plugin process exited"

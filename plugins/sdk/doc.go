@@ -13,7 +13,12 @@
 //	CapabilityPhoneOwner       PhoneOwnerChecker
 //
 // Its main function calls Serve(provider) and nothing else; a plugin
-// must never write to standard output, which carries the handshake.
-// The conformance kit in providertest proves a provider in-process and
-// over a real plugin process.
+// must never write to standard output, which carries the handshake, and
+// logs through Logger. Errors cross the process boundary as a *Error
+// whose Kind, VendorCode and Fields survive the wire.
+//
+// The host side is Client (and the go-plugin glue in Handshake,
+// VersionedPlugins and GRPCPlugin); ServeTest runs a provider inside a
+// test behind the same adapters. The conformance kit in providertest
+// proves a provider in-process and over a real plugin process.
 package sdk
