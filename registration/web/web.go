@@ -120,9 +120,16 @@ func Static() fs.FS {
 	return sub
 }
 
+// Mux is where Register adds routes: an *http.ServeMux, or the gateway's
+// router, which wraps one.
+type Mux interface {
+	Handle(pattern string, h http.Handler)
+	HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request))
+}
+
 // Register adds every route to mux, with Go 1.22 method and wildcard
 // patterns.
-func (h *Handler) Register(mux *http.ServeMux) {
+func (h *Handler) Register(mux Mux) {
 	if h.static != nil {
 		mux.Handle("GET /static/registration/", h.static)
 	}
