@@ -233,3 +233,36 @@ func (p promLogger) Println(v ...any) {
 }
 
 var _ http.Handler = (*Handler)(nil)
+
+// WatchReadiness runs the readiness checks every interval until ctx ends
+// and publishes the outcome as the gauge shiming_ready (1 when every
+// check passes), so that alerts see readiness even when nothing polls
+// /readyz.
+func (h *Handler) WatchReadiness(ctx context.Context, reg prometheus.Registerer, interval time.Duration) error {
+	ready := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "shiming_ready",
+		Help: "1 when every readiness check of /readyz passes, 0 otherwise.",
+	})
+	if err := reg.Register(ready); err != nil {
+		return fmt.Errorf("ops: register shiming_ready: %w", err)
+	}
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			ok := 1.0
+			for _, r := range h.Ready(ctx) {
+				if r.Err != nil {
+					ok = 0
+				}
+			}
+			ready.Set(ok)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return nil
+}

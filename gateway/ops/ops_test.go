@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,3 +266,47 @@ func (failingCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+func TestWatchReadiness(t *testing.T) {
+	var healthy atomicBool
+	h := newHandler(t, Options{Checks: []Check{{Name: "database", Func: func(context.Context) error {
+		if healthy.Load() {
+			return nil
+		}
+		return errors.New("down")
+	}}}})
+	reg := prometheus.NewRegistry()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := h.WatchReadiness(ctx, reg, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	waitFor := func(want float64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second) // liveness bound, not a timing assertion
+		for {
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(mfs) == 1 && mfs[0].GetMetric()[0].GetGauge().GetValue() == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("shiming_ready never became %v", want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitFor(0)
+	healthy.Store(true)
+	waitFor(1)
+	if problems, err := testutil.GatherAndLint(reg); err != nil || len(problems) > 0 {
+		t.Fatal(problems, err)
+	}
+}
+
+type atomicBool struct{ v atomic.Bool }
+
+func (b *atomicBool) Load() bool   { return b.v.Load() }
+func (b *atomicBool) Store(x bool) { b.v.Store(x) }
