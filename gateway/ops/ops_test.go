@@ -268,7 +268,7 @@ func (failingCollector) Collect(ch chan<- prometheus.Metric) {
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
 func TestWatchReadiness(t *testing.T) {
-	var healthy atomicBool
+	var healthy atomic.Bool
 	h := newHandler(t, Options{Checks: []Check{{Name: "database", Func: func(context.Context) error {
 		if healthy.Load() {
 			return nil
@@ -306,7 +306,3 @@ func TestWatchReadiness(t *testing.T) {
 	}
 }
 
-type atomicBool struct{ v atomic.Bool }
-
-func (b *atomicBool) Load() bool   { return b.v.Load() }
-func (b *atomicBool) Store(x bool) { b.v.Store(x) }
