@@ -305,4 +305,3 @@ func TestWatchReadiness(t *testing.T) {
 		t.Fatal(problems, err)
 	}
 }
-
