@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -193,4 +195,36 @@ func (m *Manager) DeleteExpired(ctx context.Context) (int, error) {
 		return n, fmt.Errorf("session: delete expired: %w", err)
 	}
 	return n, nil
+}
+
+// bindingKey holds the browser binding among the session values.
+const bindingKey = "binding"
+
+// Binding returns the random value that binds server-side flows to this
+// browser (flow.Create's binding), creating it, and with it the session
+// cookie, on first use. It carries over SignIn and Renew like every value
+// and ends with Destroy, so a flow started before "完成并退出" cannot be
+// resumed after it.
+func (m *Manager) Binding(w http.ResponseWriter, r *http.Request) (string, error) {
+	b, err := m.Get(r, bindingKey)
+	if err != nil || b != "" {
+		return b, err
+	}
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("session: binding: %w", err)
+	}
+	b = base64.RawURLEncoding.EncodeToString(raw)
+	if err := m.Set(w, r, bindingKey, b); err != nil {
+		return "", err
+	}
+	return b, nil
+}
+
+// CurrentBinding returns the browser binding without creating one: "" for
+// a browser that never started a flow. Callers must treat "" as "not the
+// browser of any flow", never pass it to flow.Load (which skips the check
+// for an empty binding).
+func (m *Manager) CurrentBinding(r *http.Request) (string, error) {
+	return m.Get(r, bindingKey)
 }

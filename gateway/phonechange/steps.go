@@ -1,0 +1,487 @@
+package phonechange
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/shiming-id/shiming/gateway/account"
+	"github.com/shiming-id/shiming/gateway/audit"
+	"github.com/shiming-id/shiming/gateway/flowpage"
+	"github.com/shiming-id/shiming/gateway/httpserver"
+	"github.com/shiming-id/shiming/gateway/journey/metrics"
+	"github.com/shiming-id/shiming/gateway/password"
+	"github.com/shiming-id/shiming/gateway/scan"
+	"github.com/shiming-id/shiming/gateway/smscode"
+	"github.com/shiming-id/shiming/gateway/web"
+	"github.com/shiming-id/shiming/plugins/sdk"
+	"github.com/shiming-id/shiming/plugins/sdk/cnid"
+)
+
+// Audit kind of a password reset.
+const auditPasswordReset = "password_reset"
+
+var (
+	errNameChecks = errors.New("phonechange: no name checks left")
+	errBusy       = errors.New("phonechange: already committing")
+)
+
+func (h *Handler) changePage(c *call, form web.Form, notices ...web.Notice) web.Page {
+	st := c.state()
+	p := h.page(c, "forgot_change", "修改手机号码")
+	if form.Values["phone"] == "" && st.SMS.Purpose == smscode.PurposeChangePhone {
+		form.Set("phone", st.SMS.Phone)
+	}
+	p.Form, p.Notices = form, notices
+	data := web.PhoneData{Action: h.url(c.pt, c.f.ID, StepChange)}
+	if st.SMS.Sent() && st.SMS.Purpose == smscode.PurposeChangePhone {
+		data.Sent, data.MaskedPhone, data.AttemptsLeft = true, cnid.MaskPhone(st.SMS.Phone), st.SMS.AttemptsLeft()
+		if d := h.o.SMS.ResendIn(st.SMS); d > 0 {
+			data.ResendIn = web.Wait(d)
+		}
+	}
+	p.Data = data
+	return p
+}
+
+func (h *Handler) change(w http.ResponseWriter, r *http.Request, c *call) {
+	h.o.Pages.Render(w, r, http.StatusOK, h.changePage(c, web.Form{}))
+}
+
+// checkName compares a typed name with the account's, counting the try.
+// A flow for a number without an account fails the same way.
+func (h *Handler) checkName(r *http.Request, c *call, name string) (account.Account, bool, error) {
+	st, err := h.update(r, c, func(s *State) error {
+		if s.NameChecks >= maxNameChecks {
+			return errNameChecks
+		}
+		s.NameChecks++
+		return nil
+	})
+	if err != nil {
+		return account.Account{}, false, err
+	}
+	if st.AccountID == "" {
+		return account.Account{}, false, nil
+	}
+	a, err := h.o.Accounts.ByID(r.Context(), st.AccountID)
+	if errors.Is(err, account.ErrNotFound) {
+		return account.Account{}, false, nil
+	}
+	if err != nil {
+		return account.Account{}, false, err
+	}
+	return a, flowpage.NormalizeName(a.Name) == name && cnid.Normalize(a.IDNumber) == st.IDNumber, nil
+}
+
+// changeSubmit sends a code to the new number (after the name matched)
+// or checks it.
+func (h *Handler) changeSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	ctx := r.Context()
+	var form web.Form
+	name := flowpage.NormalizeName(r.PostFormValue("name"))
+	form.Set("name", name)
+	form.Set("phone", r.PostFormValue("phone"))
+	if err := flowpage.CheckName(name); err != nil {
+		form.Fail("name", flowpage.NameError(err))
+	}
+	phone, perr := cnid.ParsePhone(r.PostFormValue("phone"))
+	if perr != nil {
+		form.Fail("phone", "请填写11位手机号码。")
+	} else {
+		form.Set("phone", phone)
+	}
+	verify := r.PostFormValue("action") == "verify"
+	code := strings.TrimSpace(r.PostFormValue("code"))
+	if verify && !smscode.ValidCode(code) {
+		form.Fail("code", "请填写短信中的数字验证码。")
+	}
+	if !form.OK() {
+		h.o.Pages.Render(w, r, http.StatusOK, h.changePage(c, form))
+		return
+	}
+	a, ok, err := h.checkName(r, c, name)
+	if errors.Is(err, errNameChecks) {
+		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeNameMismatch)
+		h.o.Pages.Render(w, r, http.StatusOK, h.changePage(c, form, web.Notice{Tone: web.ToneError, Kind: "too_many_attempts", Text: web.TextTooManyAttempts}))
+		return
+	}
+	if err != nil {
+		flowpage.UpdateError(w, r, err)
+		return
+	}
+	if !ok {
+		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeNameMismatch)
+		form.Fail("name", "姓名与该身份证号码的注册信息不一致，请核对。")
+		h.o.Pages.Render(w, r, http.StatusOK, h.changePage(c, form, web.Notice{Tone: web.ToneError, Kind: metrics.PhoneChangeNameMismatch,
+			Text: "填写的姓名与该身份证号码的实名注册信息不一致，未发送短信验证码。"}))
+		return
+	}
+	if phone == a.Phone {
+		form.Fail("phone", "新手机号码与当前绑定的号码相同。")
+		h.o.Pages.Render(w, r, http.StatusOK, h.changePage(c, form))
+		return
+	}
+	if other, err := h.o.Accounts.ByPhone(ctx, phone); err == nil && other.ID != a.ID {
+		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangePhoneTaken)
+		h.o.Pages.Render(w, r, http.StatusOK, h.changePage(c, form, phoneTaken()))
+		return
+	} else if err != nil && !errors.Is(err, account.ErrNotFound) {
+		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	if !verify {
+		t, err := h.o.SMS.Send(ctx, smscode.Request{Phone: phone, Purpose: smscode.PurposeChangePhone, IDNumber: a.IDNumber, IP: h.o.ClientIP(r)})
+		if err != nil {
+			h.smsRefused(w, r, c, form, err, false)
+			return
+		}
+		if _, err := h.update(r, c, func(s *State) error { s.SMS, s.Step = t, StepChange; return nil }); err != nil {
+			flowpage.UpdateError(w, r, err)
+			return
+		}
+		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepChange), http.StatusSeeOther)
+		return
+	}
+	st, err := h.update(r, c, func(s *State) error { return smscode.Reserve(&s.SMS, phone, smscode.PurposeChangePhone, h.o.Now()) })
+	if err == nil {
+		err = h.o.SMS.Check(ctx, st.SMS, code)
+	}
+	if err != nil {
+		if st == nil && !isSMSRefusal(err) {
+			flowpage.UpdateError(w, r, err)
+			return
+		}
+		h.smsRefused(w, r, c, form, err, true)
+		return
+	}
+	if _, err := h.update(r, c, func(s *State) error {
+		s.SMS.Used, s.Name, s.NewPhone, s.Step = true, name, phone, StepFace
+		return nil
+	}); err != nil {
+		flowpage.UpdateError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, h.url(c.pt, c.f.ID, StepFace), http.StatusSeeOther)
+}
+
+func phoneTaken() web.Notice {
+	return web.Notice{Tone: web.ToneError, Kind: metrics.PhoneChangePhoneTaken,
+		Text: "该手机号码已绑定其他实名账号，不能绑定到您的账号。请使用本人的其他手机号码。"}
+}
+
+func isSMSRefusal(err error) bool {
+	return errors.Is(err, smscode.ErrNotSent) || errors.Is(err, smscode.ErrWrongPhone) ||
+		errors.Is(err, smscode.ErrAttempts) || errors.Is(err, smscode.ErrExpired)
+}
+
+// smsRefused shows an SMS refusal; verifying says it was a code check,
+// whose refusals count as code_invalid.
+func (h *Handler) smsRefused(w http.ResponseWriter, r *http.Request, c *call, form web.Form, err error, verifying bool) {
+	field, notice := flowpage.SMSRefusal(err, h.o.SMS.Provider())
+	var notices []web.Notice
+	if notice != nil {
+		notices = append(notices, *notice)
+		if k := sdk.KindOf(err); notice.Kind == k.String() {
+			h.o.Metrics.Error(c.pt.ID, h.o.SMS.Provider(), k)
+			h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeError)
+		}
+	}
+	if field != "" {
+		form.Fail("code", field)
+		if verifying {
+			h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeCodeInvalid)
+		}
+	}
+	h.o.Pages.Render(w, r, http.StatusOK, h.changePage(c, form, notices...))
+}
+
+func (h *Handler) faceOp(c *call) scan.FaceOp {
+	return scan.FaceOp{Portal: c.pt.ID,
+		Update: scan.FlowUpdate(h.o.Flows, Kind, c.f.ID, c.binding, func(s *State) *scan.FaceSession { return &s.Face })}
+}
+
+func (h *Handler) face(w http.ResponseWriter, r *http.Request, c *call) {
+	fs := c.state().Face
+	if fs.Phase == scan.FacePending {
+		h.renderFaceQR(w, r, c, fs, false)
+		return
+	}
+	p := h.page(c, "face", "人脸识别")
+	p.Data = web.FaceData{Action: h.url(c.pt, c.f.ID, StepFace), Provider: web.ProviderName(h.o.RealName.PhoneChangeFace),
+		AttemptsLeft: fs.AttemptsLeft(), Failed: fs.Phase == scan.FaceFailed}
+	switch fs.Phase {
+	case scan.FaceFailed:
+		p.Notices = append(p.Notices, web.Notice{Tone: web.ToneError, Kind: fs.Reason.String(), Text: web.KindText(web.AtFace, fs.Reason, fs.Provider)})
+	case scan.FaceUnavailable:
+		p.Notices = append(p.Notices, web.Notice{Tone: web.ToneWarn, Kind: fs.Trouble.String(), Text: web.KindText(web.AtFace, fs.Trouble, fs.Provider)})
+	}
+	if fs.AttemptsLeft() == 0 {
+		p.Notices = append(p.Notices, web.Notice{Tone: web.ToneError, Kind: "face_attempts",
+			Text: "人脸识别未通过的次数已达上限，手机号码未修改。请改日重新办理。"})
+	}
+	h.o.Pages.Render(w, r, http.StatusOK, p)
+}
+
+func (h *Handler) renderFaceQR(w http.ResponseWriter, r *http.Request, c *call, fs scan.FaceSession, checked bool) {
+	p := h.page(c, "qr", "人脸识别")
+	p.Script = true
+	p.Data = flowpage.FaceQRView(fs, h.url(c.pt, c.f.ID, StepFace), h.o.DemoPhone, checked)
+	p.Notices = flowpage.FaceNotices(fs)
+	h.o.Pages.Render(w, r, http.StatusOK, p)
+}
+
+// faceSubmit starts the face verification or checks it.
+func (h *Handler) faceSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	st := c.state()
+	if action := r.PostFormValue("action"); action == "start" || action == "retry" || st.Face.Phase != scan.FacePending {
+		req := sdk.FaceRequest{Name: st.Name, IDNumber: st.IDNumber,
+			ReturnURL: strings.TrimSuffix(h.o.PublicURL, "/") + h.url(c.pt, c.f.ID, StepFace)}
+		if _, err := h.o.Scan.BeginFace(r.Context(), h.faceOp(c), st.Face, h.o.RealName.PhoneChangeFace, req); err != nil && !errors.Is(err, scan.ErrFaceAttempts) {
+			flowpage.UpdateError(w, r, err)
+			return
+		}
+		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepFace), http.StatusSeeOther)
+		return
+	}
+	before := st.Face
+	fs, err := h.o.Scan.PollFace(r.Context(), h.faceOp(c), st.Face)
+	if err != nil {
+		flowpage.UpdateError(w, r, err)
+		return
+	}
+	h.countFace(c, before, fs)
+	switch fs.Phase {
+	case scan.FacePassed:
+		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepConfirm), http.StatusSeeOther)
+	case scan.FacePending:
+		h.renderFaceQR(w, r, c, fs, true)
+	default:
+		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepFace), http.StatusSeeOther)
+	}
+}
+
+// countFace counts a verification that just failed.
+func (h *Handler) countFace(c *call, before, after scan.FaceSession) {
+	if after.Phase == scan.FaceFailed && after.Failures > before.Failures {
+		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeFaceFailed)
+	}
+}
+
+func (h *Handler) faceImage(w http.ResponseWriter, r *http.Request, c *call) {
+	web.QRPNG(w, r, c.state().Face.QR)
+}
+
+func (h *Handler) faceStatus(w http.ResponseWriter, r *http.Request, c *call) {
+	st := c.state()
+	if st.Step != StepFace {
+		web.JSON(w, web.QRStatus{Phase: string(scan.FacePassed), QRVersion: st.Face.Generation, Next: h.url(c.pt, c.f.ID, st.current())})
+		return
+	}
+	before := st.Face
+	fs, err := h.o.Scan.PollFace(r.Context(), h.faceOp(c), st.Face)
+	if err != nil {
+		flowpage.UpdateError(w, r, err)
+		return
+	}
+	h.countFace(c, before, fs)
+	out := flowpage.FaceStatus(fs)
+	if fs.Phase == scan.FacePassed {
+		out.Next = h.url(c.pt, c.f.ID, StepConfirm)
+	}
+	web.JSON(w, out)
+}
+
+func (h *Handler) confirm(w http.ResponseWriter, r *http.Request, c *call) {
+	st := c.state()
+	a, err := h.o.Accounts.ByID(r.Context(), st.AccountID)
+	if err != nil {
+		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	p := h.page(c, "forgot_confirm", "确认修改手机号码")
+	p.Data = web.ConfirmData{Action: h.url(c.pt, c.f.ID, StepConfirm), OldPhone: cnid.MaskPhone(a.Phone), NewPhone: cnid.MaskPhone(st.NewPhone)}
+	h.o.Pages.Render(w, r, http.StatusOK, p)
+}
+
+// confirmSubmit commits the change: the phone is replaced, every session
+// of the account ends, the change is audited and counted.
+func (h *Handler) confirmSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	ctx := r.Context()
+	st, err := h.update(r, c, func(s *State) error {
+		if s.Committing {
+			return errBusy
+		}
+		s.Committing = true
+		return nil
+	})
+	if errors.Is(err, errBusy) {
+		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepConfirm), http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		flowpage.UpdateError(w, r, err)
+		return
+	}
+	log := httpserver.LoggerFrom(ctx, h.o.Logger)
+	release := func() {
+		if _, err := h.update(r, c, func(s *State) error { s.Committing = false; return nil }); err != nil {
+			log.WarnContext(ctx, "phonechange: release commit", slog.Any("error", err))
+		}
+	}
+	old, err := h.o.Accounts.ByID(ctx, st.AccountID)
+	if err != nil {
+		release()
+		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeError)
+		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	a, err := h.o.Accounts.ChangePhone(ctx, st.AccountID, st.NewPhone)
+	if errors.Is(err, account.ErrPhoneTaken) {
+		release()
+		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangePhoneTaken)
+		p := h.page(c, "message", "无法修改手机号码")
+		p.Notices = []web.Notice{phoneTaken()}
+		p.Data = web.Message{Actions: []web.Action{{Label: "重新办理", URL: "/" + c.pt.ID + "/forgot", Primary: true}}}
+		h.o.Pages.Render(w, r, http.StatusOK, p)
+		return
+	}
+	if err != nil {
+		release()
+		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeError)
+		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	now := h.o.Now().UTC()
+	for _, e := range []account.Evidence{
+		{Provider: h.o.SMS.Provider(), Level: sdk.LevelPhone.String(), VerifiedAt: now},
+		{Provider: st.Face.Provider, Level: sdk.LevelFace.String(), Reference: st.Face.Reference, VerifiedAt: now},
+	} {
+		if err := h.o.Accounts.AddEvidence(ctx, a.ID, e); err != nil {
+			log.WarnContext(ctx, "phonechange: add evidence", slog.Any("error", err))
+		}
+	}
+	ended, err := h.o.Sessions.EndAccount(ctx, a.ID)
+	if err != nil {
+		log.ErrorContext(ctx, "phonechange: end sessions", slog.Any("error", err))
+	}
+	if err := h.o.Audit.Record(ctx, audit.KindPhoneChange, a.ID, cnid.MaskID(a.IDNumber), map[string]string{
+		"portal": c.pt.ID, "old_phone": cnid.MaskPhone(old.Phone), "new_phone": cnid.MaskPhone(a.Phone), "face_provider": st.Face.Provider,
+	}); err != nil {
+		log.ErrorContext(ctx, "audit phone change failed", slog.Any("error", err))
+	}
+	h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeCompleted)
+	log.InfoContext(ctx, "phone changed", slog.String("account", a.ID), slog.Int("sessions_ended", ended))
+	if _, err := h.update(r, c, func(s *State) error { s.Step, s.Committing = StepDone, false; return nil }); err != nil {
+		log.WarnContext(ctx, "phonechange: finish flow", slog.Any("error", err))
+	}
+	http.Redirect(w, r, h.url(c.pt, c.f.ID, StepDone), http.StatusSeeOther)
+}
+
+func (h *Handler) resetPage(c *call, form web.Form, notices ...web.Notice) web.Page {
+	st := c.state()
+	p := h.page(c, "forgot_reset", "重置密码")
+	p.Form, p.Notices = form, notices
+	data := web.PhoneData{Action: h.url(c.pt, c.f.ID, StepReset)}
+	if st.SMS.Sent() && st.SMS.Purpose == smscode.PurposeResetPassword {
+		data.Sent, data.MaskedPhone, data.AttemptsLeft = true, cnid.MaskPhone(st.SMS.Phone), st.SMS.AttemptsLeft()
+		if d := h.o.SMS.ResendIn(st.SMS); d > 0 {
+			data.ResendIn = web.Wait(d)
+		}
+	}
+	p.Data = data
+	return p
+}
+
+func (h *Handler) reset(w http.ResponseWriter, r *http.Request, c *call) {
+	h.o.Pages.Render(w, r, http.StatusOK, h.resetPage(c, web.Form{}))
+}
+
+// resetSubmit sends a code to the account's current phone, or checks it
+// and sets the new password.
+func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, c *call) {
+	ctx := r.Context()
+	st := c.state()
+	noAccount := web.Notice{Tone: web.ToneError, Kind: "not_registered", Text: "该身份证号码尚未完成实名注册，请先获取实名认证。"}
+	if st.AccountID == "" {
+		h.o.Pages.Render(w, r, http.StatusOK, h.resetPage(c, web.Form{}, noAccount))
+		return
+	}
+	a, err := h.o.Accounts.ByID(ctx, st.AccountID)
+	if err != nil {
+		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	var form web.Form
+	if r.PostFormValue("action") != "reset" {
+		t, err := h.o.SMS.Send(ctx, smscode.Request{Phone: a.Phone, Purpose: smscode.PurposeResetPassword, IDNumber: a.IDNumber, IP: h.o.ClientIP(r)})
+		if err != nil {
+			field, n := flowpage.SMSRefusal(err, h.o.SMS.Provider())
+			if n == nil {
+				n = &web.Notice{Tone: web.ToneWarn, Kind: sdk.KindOf(err).String(), Text: field}
+			}
+			h.o.Pages.Render(w, r, http.StatusOK, h.resetPage(c, form, *n))
+			return
+		}
+		if _, err := h.update(r, c, func(s *State) error { s.SMS, s.Step = t, StepReset; return nil }); err != nil {
+			flowpage.UpdateError(w, r, err)
+			return
+		}
+		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepReset), http.StatusSeeOther)
+		return
+	}
+	code := strings.TrimSpace(r.PostFormValue("code"))
+	pw, pw2 := r.PostFormValue("password"), r.PostFormValue("password2")
+	if !smscode.ValidCode(code) {
+		form.Fail("code", "请填写短信中的数字验证码。")
+	}
+	if err := password.CheckPolicy(pw, a.IDNumber, a.Phone); err != nil {
+		form.Fail("password", flowpage.PasswordError(err))
+	} else if pw != pw2 {
+		form.Fail("password2", "两次输入的密码不一致。")
+	}
+	if !form.OK() {
+		h.o.Pages.Render(w, r, http.StatusOK, h.resetPage(c, form))
+		return
+	}
+	st, err = h.update(r, c, func(s *State) error { return smscode.Reserve(&s.SMS, a.Phone, smscode.PurposeResetPassword, h.o.Now()) })
+	if err == nil {
+		err = h.o.SMS.Check(ctx, st.SMS, code)
+	}
+	if err != nil {
+		if st == nil && !isSMSRefusal(err) {
+			flowpage.UpdateError(w, r, err)
+			return
+		}
+		field, n := flowpage.SMSRefusal(err, h.o.SMS.Provider())
+		var notices []web.Notice
+		if n != nil {
+			notices = append(notices, *n)
+		}
+		if field != "" {
+			form.Fail("code", field)
+		}
+		h.o.Pages.Render(w, r, http.StatusOK, h.resetPage(c, form, notices...))
+		return
+	}
+	if _, err := h.o.Accounts.SetPassword(ctx, a.ID, pw); err != nil {
+		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
+		return
+	}
+	log := httpserver.LoggerFrom(ctx, h.o.Logger)
+	if err := h.o.Guard.Cleared(ctx, h.o.Accounts.HashIDNumber(a.IDNumber)); err != nil {
+		log.WarnContext(ctx, "phonechange: clear password failures", slog.Any("error", err))
+	}
+	if _, err := h.o.Sessions.EndAccount(ctx, a.ID); err != nil {
+		log.ErrorContext(ctx, "phonechange: end sessions", slog.Any("error", err))
+	}
+	if err := h.o.Audit.Record(ctx, auditPasswordReset, a.ID, cnid.MaskID(a.IDNumber), map[string]string{"portal": c.pt.ID, "phone": cnid.MaskPhone(a.Phone)}); err != nil {
+		log.ErrorContext(ctx, "audit password reset failed", slog.Any("error", err))
+	}
+	if _, err := h.update(r, c, func(s *State) error { s.SMS.Used, s.Step = true, StepResetDone; return nil }); err != nil {
+		flowpage.UpdateError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, h.url(c.pt, c.f.ID, StepResetDone), http.StatusSeeOther)
+}
