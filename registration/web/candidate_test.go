@@ -322,15 +322,19 @@ func TestMountsBesideGateway(t *testing.T) {
 		ValidPortal: func(p string) bool { return p == "hunanpea" },
 		LoginURL:    func(portal, next string) string { return "/" + portal + "/login" },
 		StaticURL:   func(name string) string { return "/static/" + name + "?v=1" },
+		Portals:     []string{"hunanpea", "hxw"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	noop := func(http.ResponseWriter, *http.Request) {}
+	// The gateway registers per-portal literal routes beside wildcard ones
+	// such as /callback/{provider} and /oidc/{issuer}/callback.
 	for _, p := range []string{
-		"GET /{portal}/{$}", "GET /{portal}/login", "POST /{portal}/login", "POST /{portal}/logout",
-		"GET /{portal}/realname/{step}", "GET /static/shiming.css", "GET /healthz", "GET /{$}",
+		"GET /hunanpea/{$}", "GET /hunanpea/login", "POST /hunanpea/login", "POST /hunanpea/logout",
+		"GET /hunanpea/realname/{flow}/qr", "GET /callback/{provider}", "GET /oidc/{issuer}/callback",
+		"GET /static/shiming.css", "GET /healthz", "GET /{$}",
 	} {
 		mux.HandleFunc(p, noop)
 	}

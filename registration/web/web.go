@@ -41,6 +41,11 @@ type Config struct {
 	// ValidPortal reports whether a portal id (hunanpea, hxw, zwfw, …)
 	// exists; other ids get 404.
 	ValidPortal func(portal string) bool
+	// Portals, if set, are registered as literal path segments
+	// (/hunanpea/exam/…) instead of a {portal} wildcard, so the routes
+	// live beside other wildcard routes such as /callback/{provider}
+	// without a ServeMux conflict.
+	Portals []string
 	// LoginURL is where a candidate without a session is sent, with next
 	// the path to come back to, e.g. /hunanpea/login?next=….
 	LoginURL func(portal, next string) string
@@ -65,6 +70,7 @@ type Handler struct {
 	loginURL    func(portal, next string) string
 	signOutURL  func(string) string
 	staticURL   func(string) string
+	portals     []string
 	log         *slog.Logger
 	pages       map[string]*template.Template
 	static      http.Handler
@@ -93,7 +99,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		svc: cfg.Service, operators: cfg.Operators, opSessions: cfg.OperatorSessions,
-		validPortal: cfg.ValidPortal, loginURL: cfg.LoginURL, signOutURL: cfg.SignOutURL, staticURL: cfg.StaticURL, log: cfg.Logger,
+		validPortal: cfg.ValidPortal, loginURL: cfg.LoginURL, signOutURL: cfg.SignOutURL, staticURL: cfg.StaticURL, portals: cfg.Portals, log: cfg.Logger,
 	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -133,7 +139,31 @@ func (h *Handler) Register(mux Mux) {
 	if h.static != nil {
 		mux.Handle("GET /static/registration/", h.static)
 	}
+	h.register(portalMux{mux: mux, portals: h.portals})
+}
 
+// portalMux expands "/{portal}/" patterns into one literal pattern per
+// portal, setting the portal path value for the handler.
+type portalMux struct {
+	mux     Mux
+	portals []string
+}
+
+func (m portalMux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	const wild = "/{portal}/"
+	if len(m.portals) == 0 || !strings.Contains(pattern, wild) {
+		m.mux.HandleFunc(pattern, f)
+		return
+	}
+	for _, p := range m.portals {
+		m.mux.HandleFunc(strings.Replace(pattern, wild, "/"+p+"/", 1), func(w http.ResponseWriter, r *http.Request) {
+			r.SetPathValue("portal", p)
+			f(w, r)
+		})
+	}
+}
+
+func (h *Handler) register(mux portalMux) {
 	const exam = "/{portal}/exam/{exam}"
 	mux.HandleFunc("GET /{portal}/exam", h.addSlash)
 	mux.HandleFunc("GET /{portal}/exam/{$}", h.examsPage)

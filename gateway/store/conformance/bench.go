@@ -11,10 +11,20 @@ import (
 )
 
 // Benchmark measures the calls on the hot path of every request:
-// GetSession, GetFlow, UpdateFlow, PutIfAbsent and Incr, one caller at a
-// time and, where replicas and requests overlap, in parallel. newStore
-// must return an empty store and close it when the benchmark ends.
+// GetSession, TouchSession, GetFlow, UpdateFlow, PutIfAbsent and Incr,
+// one caller at a time and, where replicas and requests overlap, in
+// parallel. newStore must return an empty store and close it when the
+// benchmark ends.
 func Benchmark(b *testing.B, newStore func(b *testing.B) store.Store) {
+	BenchmarkSessions(b, func(b *testing.B) store.Sessions { return newStore(b) })
+	BenchmarkFlows(b, func(b *testing.B) store.Flows { return newStore(b) })
+	BenchmarkKV(b, func(b *testing.B) store.KV { return newStore(b) })
+	BenchmarkCounters(b, func(b *testing.B) store.Counters { return newStore(b) })
+}
+
+// BenchmarkSessions measures GetSession and TouchSession, for a store
+// that keeps sessions; newStore is as for Benchmark.
+func BenchmarkSessions(b *testing.B, newStore func(b *testing.B) store.Sessions) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	later := now.Add(time.Hour)
@@ -41,6 +51,23 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) store.Store) {
 			}
 		})
 	})
+	b.Run("TouchSession", func(b *testing.B) {
+		s := newStore(b)
+		ss := store.Session{ID: "s", AccountID: "a", Data: make([]byte, 256), CreatedAt: now, LastSeenAt: now, ExpiresAt: later, AbsoluteExpiresAt: later}
+		benchMust(b, s.CreateSession(ctx, ss))
+		for b.Loop() {
+			benchMust(b, s.TouchSession(ctx, ss.ID, now, later))
+		}
+	})
+}
+
+// BenchmarkFlows measures GetFlow and UpdateFlow, for a store that keeps
+// flows; newStore is as for Benchmark.
+func BenchmarkFlows(b *testing.B, newStore func(b *testing.B) store.Flows) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+	later := now.Add(time.Hour)
+
 	b.Run("GetFlow", func(b *testing.B) {
 		s := newStore(b)
 		f := store.Flow{ID: "f", Kind: "realname", SessionID: "s", State: make([]byte, 512), Version: 1, CreatedAt: now, UpdatedAt: now, ExpiresAt: later}
@@ -79,6 +106,14 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) store.Store) {
 			}
 		})
 	})
+}
+
+// BenchmarkKV measures PutIfAbsent, for a store that keeps short-lived
+// keys; newStore is as for Benchmark.
+func BenchmarkKV(b *testing.B, newStore func(b *testing.B) store.KV) {
+	ctx := context.Background()
+	later := time.Now().Add(time.Hour)
+
 	b.Run("PutIfAbsent", func(b *testing.B) {
 		s := newStore(b)
 		i := 0
@@ -102,6 +137,14 @@ func Benchmark(b *testing.B, newStore func(b *testing.B) store.Store) {
 			}
 		}
 	})
+}
+
+// BenchmarkCounters measures Incr, for a store that keeps rate counters;
+// newStore is as for Benchmark.
+func BenchmarkCounters(b *testing.B, newStore func(b *testing.B) store.Counters) {
+	ctx := context.Background()
+	now := time.Now().UTC()
+
 	b.Run("Incr", func(b *testing.B) {
 		s := newStore(b)
 		for b.Loop() {

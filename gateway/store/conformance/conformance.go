@@ -19,31 +19,73 @@ import (
 // (a fresh file or schema) and close it when the test ends; the subtests
 // run in parallel.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, s store.Store)
-	}{
+	runAll(t, func(t *testing.T) store.Accounts { return newStore(t) }, []subtest[store.Accounts]{
 		{"AccountRoundTrip", testAccountRoundTrip},
 		{"AccountNotFound", testAccountNotFound},
 		{"AccountAlreadyExists", testAccountAlreadyExists},
 		{"AccountUpdate", testAccountUpdate},
 		{"EvidenceAndLinks", testEvidenceAndLinks},
+	})
+	RunSessions(t, func(t *testing.T) store.Sessions { return newStore(t) })
+	RunFlows(t, func(t *testing.T) store.Flows { return newStore(t) })
+	RunKV(t, func(t *testing.T) store.KV { return newStore(t) })
+	RunCounters(t, func(t *testing.T) store.Counters { return newStore(t) })
+	runAll(t, func(t *testing.T) store.Audit { return newStore(t) }, []subtest[store.Audit]{
+		{"AuditChain", testAuditChain},
+		{"ConcurrentAudit", testConcurrentAudit},
+	})
+	runAll(t, newStore, []subtest[store.Store]{
+		{"Ping", testPing},
+	})
+}
+
+// RunSessions runs the subtests of store.Sessions, for a store that keeps
+// only sessions (and perhaps the other short-lived state, like Redis).
+// newStore must return an empty store of its own and clean it up when
+// the test ends; the subtests run in parallel.
+func RunSessions(t *testing.T, newStore func(t *testing.T) store.Sessions) {
+	runAll(t, newStore, []subtest[store.Sessions]{
 		{"SessionRoundTrip", testSessionRoundTrip},
 		{"SessionExpiry", testSessionExpiry},
 		{"DeleteAccountSessions", testDeleteAccountSessions},
+	})
+}
+
+// RunFlows runs the subtests of store.Flows, like RunSessions.
+func RunFlows(t *testing.T, newStore func(t *testing.T) store.Flows) {
+	runAll(t, newStore, []subtest[store.Flows]{
 		{"FlowRoundTrip", testFlowRoundTrip},
 		{"FlowUpdate", testFlowUpdate},
 		{"FlowExpiry", testFlowExpiry},
 		{"ConcurrentUpdateFlow", testConcurrentUpdateFlow},
+	})
+}
+
+// RunKV runs the subtests of store.KV, like RunSessions.
+func RunKV(t *testing.T, newStore func(t *testing.T) store.KV) {
+	runAll(t, newStore, []subtest[store.KV]{
 		{"KV", testKV},
 		{"KVExpiry", testKVExpiry},
 		{"ConcurrentPutIfAbsent", testConcurrentPutIfAbsent},
+	})
+}
+
+// RunCounters runs the subtests of store.Counters, like RunSessions.
+func RunCounters(t *testing.T, newStore func(t *testing.T) store.Counters) {
+	runAll(t, newStore, []subtest[store.Counters]{
 		{"CounterWindows", testCounterWindows},
 		{"CounterExpiry", testCounterExpiry},
-		{"AuditChain", testAuditChain},
-		{"ConcurrentAudit", testConcurrentAudit},
-		{"Ping", testPing},
-	}
+	})
+}
+
+// subtest is one named test of the part S of a store.
+type subtest[S any] struct {
+	name string
+	run  func(t *testing.T, s S)
+}
+
+// runAll runs each test in parallel on a store of its own.
+func runAll[S any](t *testing.T, newStore func(t *testing.T) S, tests []subtest[S]) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -106,7 +148,7 @@ func link(accountID, provider, subject string) store.Link {
 	return store.Link{Provider: provider, Subject: subject, AccountID: accountID, CreatedAt: t0}
 }
 
-func testAccountRoundTrip(t *testing.T, s store.Store) {
+func testAccountRoundTrip(t *testing.T, s store.Accounts) {
 	ctx := ctxFor(t)
 	a := account(1)
 	ev := []store.Evidence{evidence(a.ID, "wechat", t0), evidence(a.ID, "sms", t0.Add(time.Second))}
@@ -155,7 +197,7 @@ func testAccountRoundTrip(t *testing.T, s store.Store) {
 	}
 }
 
-func testAccountNotFound(t *testing.T, s store.Store) {
+func testAccountNotFound(t *testing.T, s store.Accounts) {
 	ctx := ctxFor(t)
 	must(t, s.CreateAccount(ctx, account(1), nil, []store.Link{link("acct-1", "wechat", "u1")}))
 	tests := []struct {
@@ -183,7 +225,7 @@ func testAccountNotFound(t *testing.T, s store.Store) {
 	}
 }
 
-func testAccountAlreadyExists(t *testing.T, s store.Store) {
+func testAccountAlreadyExists(t *testing.T, s store.Accounts) {
 	ctx := ctxFor(t)
 	base := account(1)
 	must(t, s.CreateAccount(ctx, base, []store.Evidence{evidence(base.ID, "wechat", t0)}, []store.Link{link(base.ID, "wechat", "u1")}))
@@ -222,7 +264,7 @@ func testAccountAlreadyExists(t *testing.T, s store.Store) {
 	wantErr(t, "CreateLink taken", s.CreateLink(ctx, link(base.ID, "wechat", "u1")), store.ErrAlreadyExists)
 }
 
-func testAccountUpdate(t *testing.T, s store.Store) {
+func testAccountUpdate(t *testing.T, s store.Accounts) {
 	ctx := ctxFor(t)
 	a, other := account(1), account(2)
 	must(t, s.CreateAccount(ctx, a, nil, nil))
@@ -277,7 +319,7 @@ func testAccountUpdate(t *testing.T, s store.Store) {
 	}
 }
 
-func testEvidenceAndLinks(t *testing.T, s store.Store) {
+func testEvidenceAndLinks(t *testing.T, s store.Accounts) {
 	ctx := ctxFor(t)
 	a, b := account(1), account(2)
 	must(t, s.CreateAccount(ctx, a, nil, nil))
@@ -320,7 +362,7 @@ func session(id, accountID string) store.Session {
 	}
 }
 
-func testSessionRoundTrip(t *testing.T, s store.Store) {
+func testSessionRoundTrip(t *testing.T, s store.Sessions) {
 	ctx := ctxFor(t)
 	ss := session("s1", "")
 	must(t, s.CreateSession(ctx, ss))
@@ -358,7 +400,7 @@ func testSessionRoundTrip(t *testing.T, s store.Store) {
 	wantErr(t, "UpdateSession after delete", s.UpdateSession(ctx, ss), store.ErrNotFound)
 }
 
-func testSessionExpiry(t *testing.T, s store.Store) {
+func testSessionExpiry(t *testing.T, s store.Sessions) {
 	ctx := ctxFor(t)
 	ss := session("s1", "acct-1")
 	must(t, s.CreateSession(ctx, ss))
@@ -405,7 +447,7 @@ func testSessionExpiry(t *testing.T, s store.Store) {
 	wantErr(t, "expired session after cleanup", err, store.ErrNotFound)
 }
 
-func testDeleteAccountSessions(t *testing.T, s store.Store) {
+func testDeleteAccountSessions(t *testing.T, s store.Sessions) {
 	ctx := ctxFor(t)
 	for _, ss := range []store.Session{
 		session("a1", "acct-a"), session("a2", "acct-a"), session("a3", "acct-a"),
@@ -443,7 +485,7 @@ func flow(id string) store.Flow {
 	}
 }
 
-func testFlowRoundTrip(t *testing.T, s store.Store) {
+func testFlowRoundTrip(t *testing.T, s store.Flows) {
 	ctx := ctxFor(t)
 	f := flow("f1")
 	must(t, s.CreateFlow(ctx, f))
@@ -459,7 +501,7 @@ func testFlowRoundTrip(t *testing.T, s store.Store) {
 	must(t, s.DeleteFlow(ctx, f.ID))
 }
 
-func testFlowUpdate(t *testing.T, s store.Store) {
+func testFlowUpdate(t *testing.T, s store.Flows) {
 	ctx := ctxFor(t)
 	f := flow("f1")
 	must(t, s.CreateFlow(ctx, f))
@@ -498,7 +540,7 @@ func testFlowUpdate(t *testing.T, s store.Store) {
 	}
 }
 
-func testFlowExpiry(t *testing.T, s store.Store) {
+func testFlowExpiry(t *testing.T, s store.Flows) {
 	ctx := ctxFor(t)
 	f := flow("f1")
 	must(t, s.CreateFlow(ctx, f))
@@ -534,7 +576,7 @@ func testFlowExpiry(t *testing.T, s store.Store) {
 	}
 }
 
-func testConcurrentUpdateFlow(t *testing.T, s store.Store) {
+func testConcurrentUpdateFlow(t *testing.T, s store.Flows) {
 	ctx := ctxFor(t)
 	f := flow("f1")
 	must(t, s.CreateFlow(ctx, f))
@@ -578,7 +620,7 @@ func testConcurrentUpdateFlow(t *testing.T, s store.Store) {
 	}
 }
 
-func testKV(t *testing.T, s store.Store) {
+func testKV(t *testing.T, s store.KV) {
 	ctx := ctxFor(t)
 	// PutIfAbsent judges liveness by the store's own clock, so this test
 	// uses times far from the real now.
@@ -637,7 +679,7 @@ func testKV(t *testing.T, s store.Store) {
 	}
 }
 
-func testKVExpiry(t *testing.T, s store.Store) {
+func testKVExpiry(t *testing.T, s store.KV) {
 	ctx := ctxFor(t)
 	exp := t0.Add(time.Minute)
 	must(t, s.Put(ctx, "a", []byte("1"), exp))
@@ -671,7 +713,7 @@ func testKVExpiry(t *testing.T, s store.Store) {
 	wantEqual(t, "live value after cleanup", v, []byte("2"))
 }
 
-func testConcurrentPutIfAbsent(t *testing.T, s store.Store) {
+func testConcurrentPutIfAbsent(t *testing.T, s store.KV) {
 	ctx := ctxFor(t)
 	later := time.Now().Add(time.Hour)
 	// One key starts absent, the other holds an expired value.
@@ -721,7 +763,7 @@ func testConcurrentPutIfAbsent(t *testing.T, s store.Store) {
 	}
 }
 
-func testCounterWindows(t *testing.T, s store.Store) {
+func testCounterWindows(t *testing.T, s store.Counters) {
 	ctx := ctxFor(t)
 	minute := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC) // a window start
 	steps := []struct {
@@ -786,7 +828,7 @@ func testCounterWindows(t *testing.T, s store.Store) {
 	}
 }
 
-func testCounterExpiry(t *testing.T, s store.Store) {
+func testCounterExpiry(t *testing.T, s store.Counters) {
 	ctx := ctxFor(t)
 	start := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
 	for _, st := range []struct {
@@ -835,7 +877,7 @@ func verifyChain(t *testing.T, records []store.AuditRecord) {
 	}
 }
 
-func listAll(t *testing.T, ctx context.Context, s store.Store, page int) []store.AuditRecord {
+func listAll(t *testing.T, ctx context.Context, s store.Audit, page int) []store.AuditRecord {
 	t.Helper()
 	var all []store.AuditRecord
 	var after int64
@@ -853,7 +895,7 @@ func listAll(t *testing.T, ctx context.Context, s store.Store, page int) []store
 	}
 }
 
-func testAuditChain(t *testing.T, s store.Store) {
+func testAuditChain(t *testing.T, s store.Audit) {
 	ctx := ctxFor(t)
 	recs, err := s.ListAudit(ctx, 0, 10)
 	must(t, err)
@@ -916,7 +958,7 @@ func testAuditChain(t *testing.T, s store.Store) {
 	}
 }
 
-func testConcurrentAudit(t *testing.T, s store.Store) {
+func testConcurrentAudit(t *testing.T, s store.Audit) {
 	ctx := ctxFor(t)
 	const writers, each = 10, 10
 	var (
