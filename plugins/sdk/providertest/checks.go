@@ -78,7 +78,13 @@ var scanTests = []namedTest{
 			}
 		}
 		st, err := c.PollScan(ctx, ss.UUID)
-		if err != nil || st.State != sdk.ScanCancelled {
+		ok := st.State == sdk.ScanCancelled
+		if q != nil {
+			// A vendor that reports the cancel only by the redirect
+			// (Alipay) has no state to poll: the callback told the host.
+			ok = ok || st.State == sdk.ScanWaiting
+		}
+		if err != nil || !ok {
 			t.Fatalf("PollScan after a cancel = %v, %v; want %v", st.State, err, sdk.ScanCancelled)
 		}
 	}},
@@ -170,7 +176,7 @@ var identityTests = []namedTest{
 // faceCheck begins a face session for p, lets the phone perform it and
 // polls until the result is no longer pending.
 func faceCheck(ctx context.Context, h *Harness, c *sdk.Client, p Person) (sdk.FaceStatus, error) {
-	fs, err := c.BeginFace(ctx, sdk.FaceRequest{Name: p.Name, IDNumber: p.IDNumber, ReturnURL: h.CallbackURL})
+	fs, err := c.BeginFace(ctx, sdk.FaceRequest{Name: p.Name, IDNumber: p.IDNumber, Subject: p.Subject, ReturnURL: h.CallbackURL})
 	if err != nil {
 		return sdk.FaceStatus{}, fmt.Errorf("BeginFace: %w", err)
 	}

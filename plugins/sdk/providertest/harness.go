@@ -38,7 +38,9 @@
 //     or from ScanCallback on the query Approve returns); a code
 //     exchanged twice is CodeReused; an unknown, empty or foreign uuid
 //     (issued by an instance configured with OtherConfig) is UUIDInvalid;
-//     an expired session polls EXPIRED; a cancelled one CANCELLED.
+//     an expired session polls EXPIRED; a cancelled one CANCELLED (when
+//     Cancel returns a redirect query, ScanCallback must say CANCELLED and
+//     PollScan may still say WAITING: such a vendor has no state to poll).
 //   - Identity check: a match passes, a mismatch is NameIDMismatch.
 //   - Face: People.Match passes; People.FaceFail fails with FaceMismatch
 //     or LivenessFailed.
@@ -46,7 +48,8 @@
 //     ticket presented with another phone or purpose is InvalidRequest.
 //   - Phone owner: a match passes, a mismatch is NameIDMismatch.
 //   - A call whose context is cancelled while the vendor is slow returns
-//     within 5 s (a liveness check, not a benchmark).
+//     within 5 s (a liveness check, not a benchmark); for scan login the
+//     call is BeginScan followed by ExchangeCode.
 //   - 50 flows at once succeed (run the kit with -race).
 //   - Every error kind survives the plugin transport (checked with a
 //     small provider built into the kit).
@@ -105,6 +108,10 @@ type Person struct {
 	// Phone is registered to the person at the vendor (for the owner
 	// check) and receives SMS codes.
 	Phone string
+	// Subject is the person's provider subject, passed as
+	// FaceRequest.Subject to vendors that bind a face check to one of
+	// their users (WeChat's openid). Optional.
+	Subject string
 }
 
 // People are the test persons the kit uses.

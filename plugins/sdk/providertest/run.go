@@ -189,12 +189,18 @@ func testCancel(t *testing.T, h *Harness, tg target, info sdk.Info) {
 	m := h.People.Match
 	calls := map[sdk.Capability]func(context.Context) error{
 		sdk.CapabilityScanLogin: func(ctx context.Context) error {
-			_, err := c.BeginScan(ctx, sdk.BeginScanRequest{CallbackURL: h.CallbackURL, State: "cancel"})
+			ss, err := c.BeginScan(ctx, sdk.BeginScanRequest{CallbackURL: h.CallbackURL, State: "cancel"})
+			if err != nil {
+				return err
+			}
+			// A vendor whose QR content is built without a call (Alipay's
+			// authorization URL) is first reached by the exchange.
+			_, err = c.ExchangeCode(ctx, ss.UUID, "providertest-cancel")
 			return err
 		},
 		sdk.CapabilityIdentityCheck: func(ctx context.Context) error { _, err := c.CheckIdentity(ctx, m.Name, m.IDNumber); return err },
 		sdk.CapabilityFaceVerification: func(ctx context.Context) error {
-			_, err := c.BeginFace(ctx, sdk.FaceRequest{Name: m.Name, IDNumber: m.IDNumber})
+			_, err := c.BeginFace(ctx, sdk.FaceRequest{Name: m.Name, IDNumber: m.IDNumber, Subject: m.Subject, ReturnURL: h.CallbackURL})
 			return err
 		},
 		sdk.CapabilityPhone:      func(ctx context.Context) error { _, err := c.SendCode(ctx, m.Phone, "bind_phone"); return err },

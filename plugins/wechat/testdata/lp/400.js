@@ -1,0 +1,1 @@
+window.wx_errcode=400;window.wx_code='';

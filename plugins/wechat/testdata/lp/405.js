@@ -1,0 +1,1 @@
+window.wx_errcode=405;window.wx_code='0316Ri0w3ce0Y53ZZW0w31oTHr26Ri0X';

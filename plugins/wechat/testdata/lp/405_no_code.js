@@ -1,0 +1,1 @@
+window.wx_errcode=405;window.wx_code='';

@@ -1,0 +1,1 @@
+window.wx_errcode=45011;window.wx_code='';
