@@ -286,10 +286,17 @@ func Default() Config {
 func Load(r io.Reader) (Config, error) {
 	cfg := Default()
 	cfg.Sandbox.Enabled = false
+	// A map in the file replaces the default map instead of merging
+	// into it: realname.face given in a file is the whole mapping.
+	defaultFace := cfg.RealName.Face
+	cfg.RealName.Face = nil
 	dec := yaml.NewDecoder(r)
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if cfg.RealName.Face == nil {
+		cfg.RealName.Face = defaultFace
 	}
 	return cfg, nil
 }

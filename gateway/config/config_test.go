@@ -104,3 +104,17 @@ func FuzzLoad(f *testing.F) {
 		_ = cfg.Validate()
 	})
 }
+
+func TestFileMapsReplaceDefaults(t *testing.T) {
+	cfg, err := Load(strings.NewReader("realname:\n  face: {default: ctid}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.RealName.Face) != 1 || cfg.RealName.Face["default"] != "ctid" {
+		t.Fatalf("face = %v, want only the file's mapping", cfg.RealName.Face)
+	}
+	cfg, _ = Load(strings.NewReader("listen: 127.0.0.1:8080\n"))
+	if cfg.RealName.Face["wechat"] != "wechat" {
+		t.Fatalf("face default lost: %v", cfg.RealName.Face)
+	}
+}
