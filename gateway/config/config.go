@@ -148,13 +148,20 @@ type RealNameClaims struct {
 	Require string `yaml:"require"`
 }
 
-// Sandbox runs the vendor simulators and the government IdP in-process.
+// Sandbox runs the vendor simulators and the government IdP in-process,
+// or points the gateway at a sandbox running as its own process.
 type Sandbox struct {
+	// Enabled runs the sandbox in-process (the embedded default).
 	Enabled bool   `yaml:"enabled"`
 	Listen  string `yaml:"listen"`
 	// PublicURL is how browsers and plugins reach the sandbox; empty means
 	// http:// + Listen.
 	PublicURL string `yaml:"public_url"`
+	// AppsFile is the sandbox-apps.yaml of an external `shiming sandbox`.
+	// With it (and Enabled false) the built-in providers without their
+	// own config, and the government IdP when oidc is empty, are pointed
+	// at the sandbox at PublicURL with those credentials.
+	AppsFile string `yaml:"apps_file"`
 }
 
 // Exam configures the registration app.

@@ -227,6 +227,9 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	if c.Sandbox.AppsFile != "" && !c.Sandbox.Enabled && c.Sandbox.PublicURL == "" {
+		p.Add("sandbox.public_url", "is required with sandbox.apps_file: where the external sandbox answers")
+	}
 	if c.Sandbox.Enabled {
 		addr("sandbox.listen", c.Sandbox.Listen, true)
 		if c.Sandbox.Listen != "" && (c.Sandbox.Listen == c.Listen || c.Sandbox.Listen == c.OpsListen) {

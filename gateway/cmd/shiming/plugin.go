@@ -38,9 +38,19 @@ func runPlugin(args []string, stderr io.Writer) int {
 	return 0
 }
 
+// sandboxVendors is what the gateway needs to know of a sandbox to point
+// the built-in providers at it: *sandbox.Sandbox in-process, or
+// remoteSandbox for one running as its own process.
+type sandboxVendors interface {
+	URL(host, path string) string
+	AlipayPublicKeyPEM() string
+	CTIDPlatformPublicKeyPEM() string
+	OIDCIssuer() string
+}
+
 // sandboxProviderConfig is a built-in provider's configuration pointing
-// at the in-process sandbox with its demo credentials.
-func sandboxProviderConfig(builtin string, apps sandbox.Apps, sb *sandbox.Sandbox) (map[string]any, error) {
+// at the sandbox with its demo credentials.
+func sandboxProviderConfig(builtin string, apps sandbox.Apps, sb sandboxVendors) (map[string]any, error) {
 	switch builtin {
 	case "wechat":
 		if len(apps.WeChat) == 0 {

@@ -136,8 +136,13 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger) (*se
 	}
 	s.shared = shared
 
-	if cfg.Sandbox.Enabled {
-		if err := s.embedSandbox(&cfg, keys); err != nil {
+	switch {
+	case cfg.Sandbox.Enabled:
+		if err := s.embedSandbox(&cfg); err != nil {
+			return s, err
+		}
+	case cfg.Sandbox.AppsFile != "":
+		if err := useExternalSandbox(ctx, &cfg); err != nil {
 			return s, err
 		}
 	}
@@ -395,7 +400,7 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 // embedSandbox starts the vendor simulators on their own loopback
 // listener and points the built-in providers and a government IdP at
 // them, unless the configuration already gives their settings.
-func (s *server) embedSandbox(cfg *config.Config, keys *pii.Keyring) error {
+func (s *server) embedSandbox(cfg *config.Config) error {
 	dir := filepath.Join(cfg.DataDir, "sandbox")
 	callback := cfg.PublicBase() + "/oidc/" + sandboxIssuerID + "/callback"
 	sb, apps, err := startSandbox(dir, cfg.SandboxBase(), []string{callback}, s.logger)
@@ -409,6 +414,26 @@ func (s *server) embedSandbox(cfg *config.Config, keys *pii.Keyring) error {
 		return fmt.Errorf("sandbox listener: %w", err)
 	}
 	s.sbLn = ln
+	return pointAtSandbox(cfg, apps, sb)
+}
+
+// useExternalSandbox points the gateway at a `shiming sandbox` running
+// as its own process, from the credentials file it wrote.
+func useExternalSandbox(ctx context.Context, cfg *config.Config) error {
+	apps, err := sandbox.LoadApps(cfg.Sandbox.AppsFile)
+	if err != nil {
+		return fmt.Errorf("sandbox.apps_file: %w", err)
+	}
+	remote, err := dialSandbox(ctx, cfg.SandboxBase())
+	if err != nil {
+		return err
+	}
+	return pointAtSandbox(cfg, apps, remote)
+}
+
+// pointAtSandbox fills the configuration of every built-in provider that
+// has none, and the government IdP when none is configured.
+func pointAtSandbox(cfg *config.Config, apps sandbox.Apps, sb sandboxVendors) error {
 	for i, p := range cfg.Providers {
 		if p.Builtin == "" || len(p.Config) > 0 {
 			continue
@@ -433,6 +458,62 @@ func (s *server) embedSandbox(cfg *config.Config, keys *pii.Keyring) error {
 		}}
 	}
 	return nil
+}
+
+// remoteSandbox is a sandbox reached over HTTP: its public keys are read
+// from the paths it publishes them at.
+type remoteSandbox struct {
+	base             string
+	alipayKey, ctKey string
+}
+
+func (r *remoteSandbox) URL(host, path string) string {
+	return r.base + "/" + host + "/" + strings.TrimPrefix(path, "/")
+}
+func (r *remoteSandbox) AlipayPublicKeyPEM() string       { return r.alipayKey }
+func (r *remoteSandbox) CTIDPlatformPublicKeyPEM() string { return r.ctKey }
+func (r *remoteSandbox) OIDCIssuer() string               { return r.base + "/govidp" }
+
+// dialSandbox fetches an external sandbox's published keys, waiting up
+// to 30 s for it to answer (it may be starting beside the gateway).
+func dialSandbox(ctx context.Context, base string) (*remoteSandbox, error) {
+	r := &remoteSandbox{base: strings.TrimSuffix(base, "/")}
+	client := &http.Client{Timeout: 5 * time.Second}
+	get := func(path string) (string, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.base+path, nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		if err != nil {
+			return "", err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("%s: %s", path, resp.Status)
+		}
+		return string(b), nil
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		if r.alipayKey, err = get("/openapi.alipay.com/sandbox/alipay_public_key.pem"); err == nil {
+			if r.ctKey, err = get("/ctid.sandbox/v1/platform/public-key"); err == nil {
+				return r, nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil, fmt.Errorf("sandbox at %s does not answer: %w", r.base, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // sharedState is the short-lived state replicas share.
