@@ -86,6 +86,7 @@ type server struct {
 	host     *pluginhost.Host
 	ops      *ops.Handler
 	public   http.Handler
+	router   *httpserver.Router // the route table, for tests that walk it
 	sbLn     net.Listener
 	operator *firstOperator
 
@@ -293,6 +294,7 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger) (*se
 	}
 
 	router := httpserver.NewRouter()
+	s.router = router
 	assets.Register(router)
 	journeys.Register(router)
 	reg.Register(router)
