@@ -225,3 +225,23 @@ func (r *Registry) CheckNameID(name, idNumber string, now time.Time) NameIDResul
 	}
 	return NameIDMatch
 }
+
+// CheckCard compares a name and number with the ID card itself, as a
+// check against the card's chip data (a CTID 网证) does: registered
+// citizens match only the name printed on their card, which may differ
+// from the registry's; synthetic citizens match any name.
+func (r *Registry) CheckCard(name, idNumber string, now time.Time) NameIDResult {
+	idNumber = cnid.Normalize(idNumber)
+	if !validID(idNumber, now) {
+		return NameIDInvalidID
+	}
+	name = strings.TrimSpace(name)
+	c, ok := r.ByIDNumber(idNumber)
+	switch {
+	case name == "":
+		return NameIDMismatch
+	case !ok, name == c.Name:
+		return NameIDMatch
+	}
+	return NameIDMismatch
+}

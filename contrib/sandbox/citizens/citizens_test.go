@@ -90,3 +90,20 @@ func TestResolve(t *testing.T) {
 		t.Fatalf("Resolve registered = %+v", got)
 	}
 }
+
+func TestCheckCard(t *testing.T) {
+	r := Default()
+	c, _ := r.ByKey("c035") // the card says 刘䶮, the registry 刘岩
+	if got := r.CheckCard(c.Name, c.IDNumber, now); got != NameIDMatch {
+		t.Errorf("card name against the card = %v", got)
+	}
+	if got := r.CheckCard(c.RegistryName, c.IDNumber, now); got != NameIDMismatch {
+		t.Errorf("registry name against the card = %v", got)
+	}
+	if got := r.CheckNameID(c.Name, c.IDNumber, now); got != NameIDMismatch {
+		t.Errorf("card name against the registry = %v", got)
+	}
+	if got := r.CheckCard("任意名", "11010519491231002X", now); got != NameIDMatch {
+		t.Errorf("synthetic = %v", got)
+	}
+}

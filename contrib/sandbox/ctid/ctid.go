@@ -625,7 +625,14 @@ func (s *Sim) verification(o org, raw json.RawMessage) (any, error) {
 	}
 	sess.name, sess.idNo = strings.TrimSpace(rd.Name), cnid.Normalize(rd.IDNo)
 	resp := verificationResponse{BSN: sess.bsn, AuthMode: sess.authMode}
-	switch s.env.Citizens.CheckNameID(sess.name, sess.idNo, now) {
+	// Two factors (0x40) are checked against the population registry; a
+	// portrait check (0x42) against the 网证, which is issued from the
+	// card's chip, so a name the registry holds differently still passes.
+	check := s.env.Citizens.CheckNameID
+	if sess.authMode != ModeTwoFactor {
+		check = s.env.Citizens.CheckCard
+	}
+	switch check(sess.name, sess.idNo, now) {
 	case citizens.NameIDMatch:
 	case citizens.NameIDInvalidID:
 		sess.status, sess.result = StateFailed, CodeInvalidID

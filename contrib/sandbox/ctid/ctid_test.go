@@ -339,13 +339,23 @@ func TestPortrait(t *testing.T) {
 			}
 		})
 	}
-	t.Run("name mismatch is answered at once", func(t *testing.T) {
+	t.Run("a name not on the card is answered at once", func(t *testing.T) {
+		f := newFixture(t, Options{})
+		c := f.citizen("c036") // the card says 王喆, the registry 王吉吉
+		bsn := f.apply(ModeTwoPortrait)["bsn"].(string)
+		want(t, f.org("/v1/verification", map[string]string{"bsn": bsn, "authMode": ModeTwoPortrait, "authApplyRetainData": f.retain(c.RegistryName, c.IDNumber)}), CodeNameMismatch)
+		if len(f.sim.Pending(context.Background())) != 0 {
+			t.Fatal("a refused portrait check is pending")
+		}
+	})
+	t.Run("the card's name passes where the registry holds another", func(t *testing.T) {
 		f := newFixture(t, Options{})
 		c := f.citizen("c036")
 		bsn := f.apply(ModeTwoPortrait)["bsn"].(string)
-		want(t, f.org("/v1/verification", map[string]string{"bsn": bsn, "authMode": ModeTwoPortrait, "authApplyRetainData": f.retain(c.Name, c.IDNumber)}), CodeNameMismatch)
-		if len(f.sim.Pending(context.Background())) != 0 {
-			t.Fatal("a refused portrait check is pending")
+		r := f.org("/v1/verification", map[string]string{"bsn": bsn, "authMode": ModeTwoPortrait, "authApplyRetainData": f.retain(c.Name, c.IDNumber)})
+		want(t, r, CodeOK)
+		if r.BizData["status"] != StateVerifying {
+			t.Fatalf("verification = %v", r.BizData)
 		}
 	})
 }
