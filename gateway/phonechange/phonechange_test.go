@@ -70,6 +70,10 @@ func TestPhoneChangeEndToEnd(t *testing.T) {
 	if p.Attr("sms-sent") != "1" || sms.Sent(newPhone) != 1 || sms.Sent(jt.ZhangWei.Phone) != 0 {
 		t.Fatalf("the code went elsewhere: %d to the new phone", sms.Sent(newPhone))
 	}
+	// The page asking for the code keeps the name typed before sending it.
+	if !p.Contains(`name="name" value="张伟"`) {
+		t.Fatal("the change page forgot the name once the code was sent")
+	}
 	code, _ := sms.LastCode(newPhone)
 	t.Run("the code confirms only the number it was sent to", func(t *testing.T) {
 		p := b.Expect(verify(b, base, "张伟", "13900006666", code), "forgot_change")
@@ -231,5 +235,87 @@ func TestForgotOfAnotherBrowser(t *testing.T) {
 	other.Expect(other.Get("/hunanpea/forgot"), "forgot")
 	if p := other.Get(base + "change"); p.Status != http.StatusForbidden {
 		t.Fatalf("another browser: %d", p.Status)
+	}
+}
+
+func sessionCookie(h *jt.Harness, b *jt.Browser) string {
+	u, _ := url.Parse(h.URL)
+	for _, c := range b.Client.Jar.Cookies(u) {
+		if c.Name == h.Sessions.CookieName() {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// TestCommitRotatesTheSession commits a phone change and a password
+// reset: the browser that proved the account leaves with a new session
+// id, so a cookie fixed in it beforehand is dead (ASVS 7.2.4), and the
+// done page still opens.
+func TestCommitRotatesTheSession(t *testing.T) {
+	t.Run("phone change", func(t *testing.T) {
+		h := jt.New(t, jt.Options{})
+		h.CreateAccount(jt.ZhangWei, pw)
+		b := h.Browser()
+		base := startChange(t, b, jt.ZhangWei.IDNumber)
+		b.Expect(send(b, base, "张伟", "13900005555"), "forgot_change")
+		code, _ := h.Providers.SMS["sms"].LastCode("13900005555")
+		b.Expect(verify(b, base, "张伟", "13900005555", code), "face")
+		b.Expect(h.PassFace(b, base+"face", "alipay"), "forgot_confirm")
+		before := sessionCookie(h, b)
+		b.Expect(b.Post(base+"confirm", nil), "message")
+		if after := sessionCookie(h, b); after == "" || after == before {
+			t.Fatal("the phone change kept the session id")
+		}
+		stale := h.Browser()
+		u, _ := url.Parse(h.URL)
+		stale.Client.Jar.SetCookies(u, []*http.Cookie{{Name: h.Sessions.CookieName(), Value: before, Path: "/"}})
+		if p := stale.Get(base + "done"); p.Status != http.StatusForbidden {
+			t.Fatalf("the old cookie still opens the flow: %d", p.Status)
+		}
+	})
+	t.Run("password reset", func(t *testing.T) {
+		h := jt.New(t, jt.Options{})
+		h.CreateAccount(jt.ZhangWei, pw)
+		b := h.Browser()
+		opts := b.Expect(b.Post("/hunanpea/forgot", url.Values{"id_number": {jt.ZhangWei.IDNumber}}), "forgot_options")
+		base := jt.FlowBase(opts)
+		b.Expect(b.Post(base+"reset", url.Values{"action": {"send"}}), "forgot_reset")
+		code, _ := h.Providers.SMS["sms"].LastCode(jt.ZhangWei.Phone)
+		before := sessionCookie(h, b)
+		const newPW = "Xinmima2026"
+		b.Expect(b.Post(base+"reset", url.Values{"action": {"reset"}, "code": {code}, "password": {newPW}, "password2": {newPW}}), "message")
+		if after := sessionCookie(h, b); after == "" || after == before {
+			t.Fatal("the password reset kept the session id")
+		}
+	})
+}
+
+// TestCodeOfAnotherFlowIsRefused is Casdoor issue 3607 from the other
+// side: an attacker who runs his own phone change (his own account, his
+// own new number) cannot use the code he received in the victim's flow,
+// because a ticket lives in the flow that asked for it.
+func TestCodeOfAnotherFlowIsRefused(t *testing.T) {
+	h := jt.New(t, jt.Options{})
+	victim := h.CreateAccount(jt.ZhangWei, pw)
+	h.CreateAccount(jt.LiNa, pw)
+	sms := h.Providers.SMS["sms"]
+	const attackerPhone = "13900008888"
+
+	attacker := h.Browser()
+	own := startChange(t, attacker, jt.LiNa.IDNumber)
+	attacker.Expect(send(attacker, own, jt.LiNa.Name, attackerPhone), "forgot_change")
+	code, _ := sms.LastCode(attackerPhone)
+
+	theirs := startChange(t, attacker, jt.ZhangWei.IDNumber)
+	p := attacker.Expect(verify(attacker, theirs, "张伟", attackerPhone, code), "forgot_change")
+	if !p.HasErrorKind("code_not_sent") || !p.Contains("请先获取短信验证码") {
+		t.Fatalf("a code of another flow was not refused clearly: %v", p.ErrorKinds())
+	}
+	if got, _ := h.Accounts.ByID(t.Context(), victim.ID); got.Phone != jt.ZhangWei.Phone {
+		t.Fatalf("the victim's phone changed to %s", got.Phone)
+	}
+	if p := attacker.Post(theirs+"confirm", nil); p.Path() == theirs+"done" || p.Name() == "message" {
+		t.Fatalf("confirm after a foreign code ended on %s", p.URL)
 	}
 }

@@ -33,6 +33,11 @@ func (h *Handler) changePage(c *call, form web.Form, notices ...web.Notice) web.
 	if form.Values["phone"] == "" && st.SMS.Purpose == smscode.PurposeChangePhone {
 		form.Set("phone", st.SMS.Phone)
 	}
+	// The name was checked when the code was sent; keep it on the page
+	// that asks for the code, or the candidate would have to type it again.
+	if form.Values["name"] == "" && st.Name != "" {
+		form.Set("name", st.Name)
+	}
 	p.Form, p.Notices = form, notices
 	data := web.PhoneData{Action: h.url(c.pt, c.f.ID, StepChange)}
 	if st.SMS.Sent() && st.SMS.Purpose == smscode.PurposeChangePhone {
@@ -137,7 +142,7 @@ func (h *Handler) changeSubmit(w http.ResponseWriter, r *http.Request, c *call) 
 			h.smsRefused(w, r, c, form, err, false)
 			return
 		}
-		if _, err := h.update(r, c, func(s *State) error { s.SMS, s.Step = t, StepChange; return nil }); err != nil {
+		if _, err := h.update(r, c, func(s *State) error { s.SMS, s.Name, s.Step = t, name, StepChange; return nil }); err != nil {
 			flowpage.UpdateError(w, r, err)
 			return
 		}
@@ -362,6 +367,12 @@ func (h *Handler) confirmSubmit(w http.ResponseWriter, r *http.Request, c *call)
 			log.WarnContext(ctx, "phonechange: add evidence", slog.Any("error", err))
 		}
 	}
+	// This browser proved the account: a new session id kills any cookie
+	// fixed in it beforehand (ASVS 7.2.4); then every session of the
+	// account ends.
+	if err := h.o.Sessions.Renew(w, r); err != nil {
+		log.ErrorContext(ctx, "phonechange: renew session", slog.Any("error", err))
+	}
 	ended, err := h.o.Sessions.EndAccount(ctx, a.ID)
 	if err != nil {
 		log.ErrorContext(ctx, "phonechange: end sessions", slog.Any("error", err))
@@ -472,6 +483,9 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 	log := httpserver.LoggerFrom(ctx, h.o.Logger)
 	if err := h.o.Guard.Cleared(ctx, h.o.Accounts.HashIDNumber(a.IDNumber)); err != nil {
 		log.WarnContext(ctx, "phonechange: clear password failures", slog.Any("error", err))
+	}
+	if err := h.o.Sessions.Renew(w, r); err != nil {
+		log.ErrorContext(ctx, "phonechange: renew session", slog.Any("error", err))
 	}
 	if _, err := h.o.Sessions.EndAccount(ctx, a.ID); err != nil {
 		log.ErrorContext(ctx, "phonechange: end sessions", slog.Any("error", err))

@@ -107,7 +107,7 @@ func (p *Portals) candidate(w http.ResponseWriter, r *http.Request, pt config.Po
 		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
-	data := web.HomeData{Name: web.MaskName(a.Name), IDNumber: cnid.MaskID(a.IDNumber), Phone: cnid.MaskPhone(a.Phone), ExamURL: ExamURL(pt)}
+	data := web.HomeData{Name: cnid.MaskName(a.Name), IDNumber: cnid.MaskID(a.IDNumber), Phone: cnid.MaskPhone(a.Phone), ExamURL: ExamURL(pt)}
 	for _, e := range ev {
 		data.Evidence = append(data.Evidence, web.EvidenceRow{
 			Provider: p.providerName(e.Provider), Level: web.LevelName(e.Level),

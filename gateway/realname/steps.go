@@ -115,7 +115,7 @@ func (h *Handler) identitySubmit(w http.ResponseWriter, r *http.Request, c *call
 		k := sdk.KindOf(err)
 		h.o.Metrics.Error(c.pt.ID, checker, k)
 		if k == sdk.NameIDMismatch {
-			h.mismatch(w, r, c)
+			h.mismatch(w, r, c, checker)
 			return
 		}
 		httpserver.LoggerFrom(ctx, h.o.Logger).WarnContext(ctx, "identity check failed", slog.String("provider", checker),
@@ -128,14 +128,19 @@ func (h *Handler) identitySubmit(w http.ResponseWriter, r *http.Request, c *call
 	if id != nil && id.Subject != "" {
 		links = []account.Link{{Provider: st.Provider, Subject: id.Subject}}
 	}
+	mismatchBy, provider := st.MismatchBy, st.Provider
 	if _, err := h.update(r, c, func(s *State) error {
-		s.Name, s.IDNumber, s.Mismatch = name, idNumber, false
+		s.Name, s.IDNumber, s.Mismatch, s.MismatchBy = name, idNumber, false, ""
 		s.Evidence, s.Links = evidence, links
 		s.Step = StepPhone
 		return nil
 	}); err != nil {
 		flowpage.UpdateError(w, r, err)
 		return
+	}
+	if mismatchBy != "" && provider == ctidProvider {
+		// The CTID path healed the name/ID mismatch met earlier.
+		h.o.Metrics.Recovery(c.pt.ID, mismatchBy, sdk.NameIDMismatch)
 	}
 	http.Redirect(w, r, h.url(c.pt, c.f.ID, StepPhone), http.StatusSeeOther)
 }
@@ -161,9 +166,10 @@ func idNumberError(err error) string {
 	return "身份证号码格式不正确，请核对后重新填写（末位为X的请填写X）。"
 }
 
-// mismatch explains 姓名和身份证号码不匹配 and offers the CTID path.
-func (h *Handler) mismatch(w http.ResponseWriter, r *http.Request, c *call) {
-	if _, err := h.update(r, c, func(s *State) error { s.Mismatch = true; return nil }); err != nil {
+// mismatch explains 姓名和身份证号码不匹配 and offers the CTID path;
+// checker is the provider the mismatch was counted for.
+func (h *Handler) mismatch(w http.ResponseWriter, r *http.Request, c *call, checker string) {
+	if _, err := h.update(r, c, func(s *State) error { s.Mismatch, s.MismatchBy = true, checker; return nil }); err != nil {
 		flowpage.UpdateError(w, r, err)
 		return
 	}
@@ -207,7 +213,7 @@ func (h *Handler) phonePage(c *call, form web.Form, notices ...web.Notice) web.P
 		form.Set("phone", st.SMS.Phone)
 	}
 	p.Form, p.Notices = form, notices
-	data := web.PhoneData{Action: h.url(c.pt, c.f.ID, StepPhone), MaskedName: web.MaskName(st.Name), MaskedID: cnid.MaskID(st.IDNumber)}
+	data := web.PhoneData{Action: h.url(c.pt, c.f.ID, StepPhone), MaskedName: cnid.MaskName(st.Name), MaskedID: cnid.MaskID(st.IDNumber)}
 	if st.SMS.Sent() && st.SMS.Purpose == smscode.PurposeBindPhone {
 		data.Sent, data.MaskedPhone, data.AttemptsLeft = true, cnid.MaskPhone(st.SMS.Phone), st.SMS.AttemptsLeft()
 		if d := h.o.SMS.ResendIn(st.SMS); d > 0 {
@@ -464,7 +470,7 @@ func (h *Handler) passwordPage(c *call, form web.Form) web.Page {
 	st := c.state()
 	p := h.page(c, "realname_password", "设置密码")
 	p.Form = form
-	p.Data = web.PasswordData{Action: h.url(c.pt, c.f.ID, StepPassword), MaskedName: web.MaskName(st.Name),
+	p.Data = web.PasswordData{Action: h.url(c.pt, c.f.ID, StepPassword), MaskedName: cnid.MaskName(st.Name),
 		MaskedID: cnid.MaskID(st.IDNumber), MaskedPhone: cnid.MaskPhone(st.Phone)}
 	return p
 }

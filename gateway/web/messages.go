@@ -118,19 +118,6 @@ func Wait(d time.Duration) string {
 	}
 }
 
-// MaskName keeps a name's first character: 张*, 欧阳**.
-func MaskName(name string) string {
-	r := []rune(name)
-	if len(r) == 0 {
-		return ""
-	}
-	out := []rune{r[0]}
-	for range r[1:] {
-		out = append(out, '*')
-	}
-	return string(out)
-}
-
 // levelNames are the Chinese names of evidence levels.
 var levelNames = map[string]string{
 	"phone":   "手机号码验证",

@@ -32,6 +32,10 @@ func TestNineSteps(t *testing.T) {
 	if strings.Contains(body, e.zhang.IDNumber()) || strings.Contains(body, "13812345678") {
 		t.Error("a page shows the full ID number or phone")
 	}
+	// The header names the candidate masked, as the gateway's pages do.
+	if strings.Contains(body, e.zhang.Name()) || !strings.Contains(body, cnid.MaskName(e.zhang.Name())) {
+		t.Error("the header shows the full name")
+	}
 	wantPage(t, e.post(me, base+"/pledge", nil), http.StatusUnprocessableEntity, "请阅读承诺书后勾选“我同意以上条款”")
 	if got := e.step(me); got != registration.StepPledge {
 		t.Fatalf("unticked pledge moved the application to %v", got)

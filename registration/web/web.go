@@ -274,20 +274,22 @@ type view struct {
 }
 
 type candidateView struct {
-	Name   string
-	ID     string // masked
-	Phone  string // masked, read now
-	Birth  time.Time
-	Gender string
+	Name       string // in full on the pages that show the verified data
+	MaskedName string // in the header, on every page
+	ID         string // masked
+	Phone      string // masked, read now
+	Birth      time.Time
+	Gender     string
 }
 
 func newCandidateView(c registration.Candidate) *candidateView {
 	return &candidateView{
-		Name:   c.Name(),
-		ID:     cnid.MaskID(c.IDNumber()),
-		Phone:  cnid.MaskPhone(c.Phone()),
-		Birth:  c.BirthDate(),
-		Gender: catalog.GenderText(c.Gender()),
+		Name:       c.Name(),
+		MaskedName: cnid.MaskName(c.Name()),
+		ID:         cnid.MaskID(c.IDNumber()),
+		Phone:      cnid.MaskPhone(c.Phone()),
+		Birth:      c.BirthDate(),
+		Gender:     catalog.GenderText(c.Gender()),
 	}
 }
 

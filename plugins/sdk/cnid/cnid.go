@@ -200,6 +200,16 @@ func MaskID(s string) string {
 	return s[:3] + strings.Repeat("*", 11) + s[14:]
 }
 
+// MaskName keeps a name's first character and hides the rest: 张*,
+// 欧阳**, 刘*.
+func MaskName(name string) string {
+	r := []rune(strings.TrimSpace(name))
+	if len(r) == 0 {
+		return ""
+	}
+	return string(r[0]) + strings.Repeat("*", len(r)-1)
+}
+
 // ValidPhone reports whether s is an 11-digit mainland mobile number
 // (first digit 1, second 3-9).
 func ValidPhone(s string) bool {

@@ -131,3 +131,11 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestMaskName(t *testing.T) {
+	for in, want := range map[string]string{"张伟": "张*", "欧阳婧": "欧**", "刘䶮": "刘*", "": "", " 王 ": "王", "阿依古丽·买买提": "阿*******"} {
+		if got := MaskName(in); got != want {
+			t.Errorf("MaskName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
