@@ -64,7 +64,10 @@ type State struct {
 	// Mismatch is set when the last name/ID check failed; it opens the
 	// CTID path.
 	Mismatch bool `json:"mismatch,omitempty"`
-	Checks   int  `json:"checks,omitempty"`
+	// MismatchBy is the provider whose name/ID mismatch was counted, kept
+	// until 实名登录 passes so that passing by CTID counts as its recovery.
+	MismatchBy string `json:"mismatch_by,omitempty"`
+	Checks     int    `json:"checks,omitempty"`
 	// Evidence and Links gathered at 实名登录 (or from OIDC claims).
 	Evidence  []account.Evidence `json:"evidence,omitempty"`
 	Links     []account.Link     `json:"links,omitempty"`

@@ -34,12 +34,26 @@ func TestMismatchThenCTID(t *testing.T) {
 	if got := h.Counter("shiming_realname_errors_total", "portal", "hunanpea", "provider", "ctid", "kind", "name_id_mismatch"); got != 1 {
 		t.Fatalf("name_id_mismatch errors %v", got)
 	}
+	recovered := func() float64 {
+		return h.Counter("shiming_realname_recoveries_total", "portal", "hunanpea", "provider", "ctid", "kind", "name_id_mismatch")
+	}
+	if got := recovered(); got != 0 {
+		t.Fatalf("name_id_mismatch recoveries %v before the CTID path", got)
+	}
 	ctidQR := b.Expect(b.Post(base+"ctid", nil), "qr")
 	if !strings.Contains(ctidQR.QR(), "fake-ctid") {
 		t.Fatalf("the CTID path shows %q", ctidQR.QR())
 	}
 	b.Expect(h.ConfirmScan(b, ctidQR, "ctid", p.Identity("ctid")), "realname_identity")
+	if got := recovered(); got != 0 {
+		t.Fatalf("name_id_mismatch recoveries %v before 实名登录 passed", got)
+	}
 	b.Expect(h.Identity(b, base, p), "realname_phone")
+	// The chip's identity passed 实名登录: the mismatch met by the
+	// name/ID check is healed, counted once under the same provider.
+	if got := recovered(); got != 1 {
+		t.Fatalf("name_id_mismatch recoveries %v after the CTID path passed", got)
+	}
 	b.Expect(h.BindPhone(b, base, p.Phone), "face")
 	b.Expect(h.PassFace(b, base+"face", "ctid"), "realname_password")
 	b.Expect(h.SetPassword(b, base, "Kaoshi2026ok"), "login")
@@ -49,6 +63,25 @@ func TestMismatchThenCTID(t *testing.T) {
 	}
 	if n := h.Providers.Identity["ctid"].Calls("CheckIdentity"); n != 1 {
 		t.Fatalf("CheckIdentity called %d times; the chip's identity is compared here", n)
+	}
+}
+
+// TestMismatchRetypedIsNoRecovery: a candidate who types the registry's
+// name after a mismatch passes 实名登录 on their own; only the CTID path
+// counts as a recovery of the mismatch.
+func TestMismatchRetypedIsNoRecovery(t *testing.T) {
+	h := jt.New(t, jt.Options{})
+	b := h.Browser()
+	p := jt.LiuYan
+	qr := h.StartRealName(b, "hunanpea", "wechat")
+	base := jt.FlowBase(qr)
+	b.Expect(h.ConfirmScan(b, qr, "wechat", p.Identity("wechat")), "realname_identity")
+	b.Expect(h.Identity(b, base, p), "realname_mismatch")
+	retyped := p
+	retyped.Name = p.RegistryName
+	b.Expect(h.Identity(b, base, retyped), "realname_phone")
+	if got := h.Counter("shiming_realname_recoveries_total", "portal", "hunanpea", "provider", "ctid", "kind", "name_id_mismatch"); got != 0 {
+		t.Fatalf("name_id_mismatch recoveries %v after a retyped name", got)
 	}
 }
 
