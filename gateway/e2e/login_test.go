@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/shiming-id/shiming/plugins/sdk/cnid"
 )
 
