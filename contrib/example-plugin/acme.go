@@ -11,50 +11,44 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/shiming-id/shiming/plugins/sdk"
+	"github.com/shiming-id/shiming/plugins/sdk/pluginconfig"
 )
 
-// config is what the gateway passes to Configure, from the provider's
-// config block.
+// config is the provider's config block from the gateway, validated.
 type config struct {
-	// BaseURL is the root of the Acme API, e.g. https://api.acme.example.
-	BaseURL string `json:"base_url"`
-	// AppID and AppSecret are the credentials Acme issued; requests are
-	// signed with the secret.
-	AppID     string `json:"app_id"`
-	AppSecret string `json:"app_secret"`
-	// TimeoutSeconds bounds each HTTP request (default 10).
-	TimeoutSeconds int `json:"timeout_seconds"`
+	// baseURL (base_url) is the root of the Acme API, e.g.
+	// https://api.acme.example.
+	baseURL string
+	// appID and appSecret (app_id, app_secret) are the credentials Acme
+	// issued; requests are signed with the secret.
+	appID, appSecret string
+	// timeout (timeout_seconds, at most 60; 0 or absent is 10) bounds
+	// each HTTP request.
+	timeout time.Duration
 }
 
-// validate reports every bad field at once.
-func (c *config) validate() error {
-	var fields, problems []string
-	bad := func(field, problem string) {
-		fields = append(fields, field)
-		problems = append(problems, field+" "+problem)
+// parseConfig reads the configuration and reports every bad field at
+// once, unknown fields included (a typo must not pass unnoticed).
+func parseConfig(raw json.RawMessage) (config, error) {
+	r, err := pluginconfig.New("acme", raw, "base_url", "app_id", "app_secret", "timeout_seconds")
+	if err != nil {
+		return config{}, err
 	}
-	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		bad("base_url", "must be an absolute http(s) URL")
+	c := config{
+		baseURL:   r.BaseURL("base_url", ""),
+		appID:     r.Required("app_id"),
+		appSecret: r.Required("app_secret"),
+		timeout:   10 * time.Second,
 	}
-	if c.AppID == "" {
-		bad("app_id", "is required")
+	if n := r.Int("timeout_seconds", 0, 0, 60); n > 0 {
+		c.timeout = time.Duration(n) * time.Second
 	}
-	if c.AppSecret == "" {
-		bad("app_secret", "is required")
-	}
-	if c.TimeoutSeconds < 0 || c.TimeoutSeconds > 60 {
-		bad("timeout_seconds", "must be between 0 (default 10) and 60")
-	}
-	if len(fields) > 0 {
-		return sdk.Fields(sdk.InvalidConfig, strings.Join(problems, "; "), fields...)
-	}
-	return nil
+	return c, r.Err()
 }
 
 // client is a configured connection to Acme.
@@ -90,24 +84,17 @@ func (p *provider) Info(context.Context) (sdk.Info, error) {
 // Configure checks the configuration without calling Acme: the vendor
 // being down must not stop the plugin from starting (Health reports it).
 func (p *provider) Configure(_ context.Context, raw json.RawMessage) error {
-	var c config
-	if err := json.Unmarshal(raw, &c); err != nil {
-		return sdk.Fields(sdk.InvalidConfig, "configuration is not a JSON object", "config")
-	}
-	if err := c.validate(); err != nil {
+	c, err := parseConfig(raw)
+	if err != nil {
 		return err
 	}
-	timeout := 10 * time.Second
-	if c.TimeoutSeconds > 0 {
-		timeout = time.Duration(c.TimeoutSeconds) * time.Second
-	}
 	p.c.Store(&client{
-		base:   strings.TrimSuffix(c.BaseURL, "/"),
-		appID:  c.AppID,
-		secret: []byte(c.AppSecret),
-		http:   &http.Client{Timeout: timeout},
+		base:   c.baseURL,
+		appID:  c.appID,
+		secret: []byte(c.appSecret),
+		http:   &http.Client{Timeout: c.timeout},
 	})
-	p.log.Info("acme configured", "base_url", c.BaseURL, "app_id", c.AppID)
+	p.log.Info("acme configured", "base_url", c.baseURL, "app_id", c.appID)
 	return nil
 }
 

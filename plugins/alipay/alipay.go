@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/shiming-id/shiming/plugins/sdk"
 	"github.com/shiming-id/shiming/plugins/sdk/cnid"
+	"github.com/shiming-id/shiming/plugins/sdk/handle"
 )
 
 // Version is the version the plugin reports in Info.
@@ -39,7 +41,7 @@ const (
 type configured struct {
 	*config
 	http    *http.Client
-	handles *sealer
+	handles *handle.Sealer
 }
 
 // Provider is the Alipay provider. It keeps no session state: handles are
@@ -74,9 +76,9 @@ func (p *Provider) Configure(_ context.Context, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	s, err := newSealer(c.handleKey, c.appID)
+	s, err := handle.NewSealer(c.handleKey, handleLabel)
 	if err != nil {
-		return err
+		return fmt.Errorf("alipay: configure: %w", err)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 32
@@ -107,7 +109,7 @@ func (p *Provider) BeginScan(_ context.Context, req sdk.BeginScanRequest) (sdk.S
 		return sdk.ScanSession{}, err
 	}
 	var bad []string
-	if ok, _ := webURL(req.CallbackURL, true); !ok {
+	if !absoluteURL(req.CallbackURL) {
 		bad = append(bad, "callback_url")
 	}
 	if len(req.State) > maxState || !utf8.ValidString(req.State) {
@@ -117,7 +119,7 @@ func (p *Provider) BeginScan(_ context.Context, req sdk.BeginScanRequest) (sdk.S
 		return sdk.ScanSession{}, sdk.Fields(sdk.InvalidRequest, "alipay: begin scan: callback_url must be an absolute http(s) URL, state at most 512 bytes", bad...)
 	}
 	exp := p.now().Add(scanTTL)
-	uuid, err := c.handles.seal(handleScan, handle{State: req.State, Exp: exp.Unix()})
+	uuid, err := c.sealHandle(handleScan, payload{State: req.State, Exp: exp.Unix()})
 	if err != nil {
 		return sdk.ScanSession{}, err
 	}
@@ -127,14 +129,14 @@ func (p *Provider) BeginScan(_ context.Context, req sdk.BeginScanRequest) (sdk.S
 }
 
 // scanHandle opens a scan uuid.
-func (p *Provider) scanHandle(uuid string) (*configured, handle, error) {
+func (p *Provider) scanHandle(uuid string) (*configured, payload, error) {
 	c, err := p.configured()
 	if err != nil {
-		return nil, handle{}, err
+		return nil, payload{}, err
 	}
-	h, ok := c.handles.open(handleScan, uuid)
+	h, ok := c.openHandle(handleScan, uuid)
 	if !ok {
-		return nil, handle{}, sdk.E(sdk.UUIDInvalid, "alipay: unknown, altered or foreign QR session")
+		return nil, payload{}, sdk.E(sdk.UUIDInvalid, "alipay: unknown, altered or foreign QR session")
 	}
 	return c, h, nil
 }
@@ -295,7 +297,7 @@ func (p *Provider) BeginFace(ctx context.Context, req sdk.FaceRequest) (sdk.Face
 	if idErr != nil {
 		bad = append(bad, "id_number")
 	}
-	if ok, _ := webURL(req.ReturnURL, true); !ok {
+	if !absoluteURL(req.ReturnURL) {
 		bad = append(bad, "return_url")
 	}
 	if len(bad) > 0 {
@@ -326,7 +328,7 @@ func (p *Provider) BeginFace(ctx context.Context, req sdk.FaceRequest) (sdk.Face
 		return sdk.FaceSession{}, err
 	}
 	exp := now.Add(faceTTL)
-	id, err := c.handles.seal(handleFace, handle{ID: out.CertifyID, Exp: exp.Unix()})
+	id, err := c.sealHandle(handleFace, payload{ID: out.CertifyID, Exp: exp.Unix()})
 	if err != nil {
 		return sdk.FaceSession{}, err
 	}
@@ -357,7 +359,7 @@ func (p *Provider) QueryFace(ctx context.Context, certifyID string) (sdk.FaceSta
 	if err != nil {
 		return sdk.FaceStatus{}, err
 	}
-	h, ok := c.handles.open(handleFace, certifyID)
+	h, ok := c.openHandle(handleFace, certifyID)
 	if !ok {
 		return sdk.FaceStatus{}, sdk.E(sdk.UUIDInvalid, "alipay: unknown, altered or foreign certify id")
 	}
@@ -368,7 +370,7 @@ func (p *Provider) QueryFace(ctx context.Context, certifyID string) (sdk.FaceSta
 	return faceStatus(q, h, p.now())
 }
 
-func faceStatus(q queryNode, h handle, now time.Time) (sdk.FaceStatus, error) {
+func faceStatus(q queryNode, h payload, now time.Time) (sdk.FaceStatus, error) {
 	switch q.Passed {
 	case "T":
 		return sdk.FaceStatus{Result: sdk.FacePassed, Reference: h.ID}, nil

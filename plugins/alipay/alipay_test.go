@@ -17,7 +17,18 @@ import (
 	"time"
 
 	"github.com/shiming-id/shiming/plugins/sdk"
+	"github.com/shiming-id/shiming/plugins/sdk/handle"
+	"github.com/shiming-id/shiming/plugins/sdk/pluginconfig"
 )
+
+// parsePrivateKey and parsePublicKey read keys as the configuration does.
+func parsePrivateKey(s string) (*rsa.PrivateKey, error) {
+	return pluginconfig.ParseRSAPrivateKey(s, keyOptions)
+}
+
+func parsePublicKey(s string) (*rsa.PublicKey, error) {
+	return pluginconfig.ParseRSAPublicKey(s, keyOptions)
+}
 
 func configJSON(t *testing.T, change func(map[string]any)) json.RawMessage {
 	t.Helper()
@@ -111,27 +122,37 @@ func TestNotConfigured(t *testing.T) {
 	}
 }
 
-func TestHandles(t *testing.T) {
-	key := make([]byte, 32)
-	s, _ := newSealer(key, "2021000000000001")
-	other, _ := newSealer(key, "2021000000000002")
-	otherKey, _ := newSealer(append([]byte{1}, key[1:]...), "2021000000000001")
-	h := handle{ID: "cert-1", State: "state 状态", Exp: 1_900_000_000}
-	text, err := s.seal(handleFace, h)
+// sealing returns a configuration of appID that only seals handles.
+func sealing(t *testing.T, handleKey []byte, appID string) *configured {
+	t.Helper()
+	s, err := handle.NewSealer(handleKey, handleLabel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := s.open(handleFace, text); !ok || got != h {
+	return &configured{config: &config{appID: appID}, handles: s}
+}
+
+func TestHandles(t *testing.T) {
+	key := make([]byte, 32)
+	s := sealing(t, key, "2021000000000001")
+	other := sealing(t, key, "2021000000000002")
+	otherKey := sealing(t, append([]byte{1}, key[1:]...), "2021000000000001")
+	h := payload{ID: "cert-1", State: "state 状态", Exp: 1_900_000_000}
+	text, err := s.sealHandle(handleFace, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := s.openHandle(handleFace, text); !ok || got != h {
 		t.Fatalf("open(seal(h)) = %+v, %v", got, ok)
 	}
-	if again, _ := s.seal(handleFace, h); again == text {
+	if again, _ := s.sealHandle(handleFace, h); again == text {
 		t.Error("two seals of one handle are equal; the nonce is not fresh")
 	}
 	flipped := []byte(text)
 	flipped[len(flipped)/2] ^= 1
 	cases := []struct {
 		name string
-		s    *sealer
+		s    *configured
 		kind string
 		text string
 	}{
@@ -142,11 +163,11 @@ func TestHandles(t *testing.T) {
 		{"truncated", s, handleFace, text[:len(text)-2]},
 		{"empty", s, handleFace, ""},
 		{"not base64", s, handleFace, "**"},
-		{"too long", s, handleFace, strings.Repeat("A", maxHandle+1)},
+		{"too long", s, handleFace, strings.Repeat("A", handle.MaxLen+1)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, ok := tc.s.open(tc.kind, tc.text); ok {
+			if _, ok := tc.s.openHandle(tc.kind, tc.text); ok {
 				t.Fatal("opened")
 			}
 		})
@@ -342,13 +363,13 @@ func TestLiveSandboxErrors(t *testing.T) {
 		wantErr(t, err, sdk.VendorUnavailable, "500")
 	})
 	t.Run("wrong app key", func(t *testing.T) {
-		p := newProvider(quiet(), v.clock.Now)
+		p := newProvider(quiet(), v.Clock.Now)
 		_ = p.Configure(ctx, v.configWith(0, func(c map[string]string) { c["app_private_key"] = v.apps[1].AppPrivateKeyPEM }))
 		_, err := p.BeginFace(ctx, face)
 		wantErr(t, err, sdk.InvalidConfig, "isv.invalid-signature")
 	})
 	t.Run("unknown app answered unsigned", func(t *testing.T) {
-		p := newProvider(quiet(), v.clock.Now)
+		p := newProvider(quiet(), v.Clock.Now)
 		_ = p.Configure(ctx, v.configWith(0, func(c map[string]string) { c["app_id"] = "2021999999999999" }))
 		_, err := p.BeginFace(ctx, face)
 		wantErr(t, err, sdk.VendorUnavailable, vendorCodeBad)
@@ -368,7 +389,7 @@ func TestLiveSandboxErrors(t *testing.T) {
 		wantErr(t, err, sdk.UUIDInvalid, "")
 	})
 	t.Run("cancelled context", func(t *testing.T) {
-		restore := v.slow()
+		restore := v.Slow("alipay")()
 		defer restore()
 		cctx, cancel := context.WithCancel(ctx)
 		time.AfterFunc(50*time.Millisecond, cancel)

@@ -43,8 +43,9 @@
 //
 // # Handles
 //
-// The QR-session uuid and the face certify id are sealed (AES-GCM under a
-// key derived from handle_key, bound to app_id) so that any replica's
+// The QR-session uuid and the face certify id are sealed with
+// plugins/sdk/handle (AES-GCM under a key derived from handle_key, bound
+// to app_id) so that any replica's
 // plugin recognises them and a forged or foreign one is UUIDInvalid
 // without asking Alipay.
 package alipay

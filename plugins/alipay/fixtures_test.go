@@ -82,7 +82,7 @@ func (r *recorder) take(t *testing.T, method string) []byte {
 // recording returns an in-process provider for app i (or the config
 // change) whose answers rec keeps.
 func (v *vendor) recording(t *testing.T, i int, change func(map[string]string)) (*Provider, *recorder) {
-	p := newProvider(quiet(), v.clock.Now)
+	p := newProvider(quiet(), v.Clock.Now)
 	if err := p.Configure(context.Background(), v.configWith(i, change)); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestRecordFixtures(t *testing.T) {
 	}
 	v := newVendor(t)
 	ctx := context.Background()
-	writeFixture(t, publicKeyFile, []byte(v.sb.AlipayPublicKeyPEM()))
+	writeFixture(t, publicKeyFile, []byte(v.Sandbox.AlipayPublicKeyPEM()))
 	writeFixture(t, appKeyFile, []byte(v.apps[0].AppPrivateKeyPEM))
 	m := manifest{AppID: v.apps[0].AppID, CallbackURL: "https://gateway.example/alipay/callback", State: "st-recorded"}
 
@@ -176,13 +176,13 @@ func TestRecordFixtures(t *testing.T) {
 
 	// Face checks.
 	face := func(key, file string) {
-		c, _ := v.reg.ByKey(key)
+		c, _ := v.Citizens.ByKey(key)
 		fs, err := p.BeginFace(ctx, sdk.FaceRequest{Name: c.Name, IDNumber: c.IDNumber, ReturnURL: m.CallbackURL})
 		if err != nil {
 			t.Fatal(err)
 		}
 		rec.take(t, methodCertifyInit)
-		if _, err := v.act(ctx, fs.QRContent, "pass", c.IDNumber); err != nil {
+		if _, err := v.Act(ctx, fs.QRContent, "pass", c.IDNumber); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := p.QueryFace(ctx, fs.CertifyID); err != nil {
@@ -190,7 +190,7 @@ func TestRecordFixtures(t *testing.T) {
 		}
 		writeFixture(t, file, rec.take(t, methodCertifyQuery))
 	}
-	c001, _ := v.reg.ByKey("c001")
+	c001, _ := v.Citizens.ByKey("c001")
 	fs, err := p.BeginFace(ctx, sdk.FaceRequest{Name: c001.Name, IDNumber: c001.IDNumber, ReturnURL: m.CallbackURL})
 	if err != nil {
 		t.Fatal(err)
@@ -200,13 +200,13 @@ func TestRecordFixtures(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFixture(t, "gateway/certify_query_pending.json", rec.take(t, methodCertifyQuery))
-	h, _ := p.cur.Load().handles.open(handleFace, fs.CertifyID)
+	h, _ := p.cur.Load().openHandle(handleFace, fs.CertifyID)
 	m.CertifyID = h.ID
 	face("c001", "gateway/certify_query_passed.json")
 	face("c031", "gateway/certify_query_face_mismatch.json")
 	face("c033", "gateway/certify_query_liveness.json")
 
-	c035, _ := v.reg.ByKey("c035")
+	c035, _ := v.Citizens.ByKey("c035")
 	_, _ = p.BeginFace(ctx, sdk.FaceRequest{Name: c035.Name, IDNumber: c035.IDNumber, ReturnURL: m.CallbackURL})
 	writeFixture(t, "gateway/certify_init_name_mismatch.json", rec.take(t, methodCertifyInit))
 	bad := initBiz{OuterOrderNo: "0123456789abcdef0123456789abcdef", BizCode: "FACE",
@@ -231,7 +231,7 @@ func TestRecordFixtures(t *testing.T) {
 	writeFixture(t, "gateway/certify_init_invalid_parameter.json", rec.take(t, methodCertifyInit))
 
 	// A login that granted auth_base only: no user info for it.
-	base := v.url + "/openauth.alipay.com/oauth2/publicAppAuthorize.htm?app_id=" + m.AppID +
+	base := v.URL + "/openauth.alipay.com/oauth2/publicAppAuthorize.htm?app_id=" + m.AppID +
 		"&scope=auth_base&redirect_uri=" + url.QueryEscape(m.CallbackURL) + "&state=base"
 	_ = v.Scan(ctx, base)
 	qb, err := v.Approve(ctx, base)
@@ -247,7 +247,7 @@ func TestRecordFixtures(t *testing.T) {
 	writeFixture(t, "gateway/user_info_auth_base.json", rec.take(t, methodUserInfo))
 
 	// A clock an hour off: the gateway refuses the timestamp.
-	skewed := newProvider(quiet(), func() time.Time { return v.clock.Now().Add(time.Hour) })
+	skewed := newProvider(quiet(), func() time.Time { return v.Clock.Now().Add(time.Hour) })
 	_ = skewed.Configure(ctx, v.config(0))
 	recs := &recorder{base: http.DefaultTransport, last: map[string][]byte{}}
 	skewed.cur.Load().http.Transport = recs
@@ -255,9 +255,9 @@ func TestRecordFixtures(t *testing.T) {
 	writeFixture(t, "gateway/invalid_timestamp.json", recs.take(t, methodCertifyQuery))
 
 	// A request without its sign.
-	unsigned, _ := signedValues(p.cur.Load().config, v.clock.Now(), methodCertifyQuery, nil, certifyBiz{CertifyID: m.CertifyID})
+	unsigned, _ := signedValues(p.cur.Load().config, v.Clock.Now(), methodCertifyQuery, nil, certifyBiz{CertifyID: m.CertifyID})
 	unsigned.Del("sign")
-	resp, err := http.PostForm(v.url+"/openapi.alipay.com/gateway.do", unsigned)
+	resp, err := http.PostForm(v.URL+"/openapi.alipay.com/gateway.do", unsigned)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,7 +479,7 @@ func TestRecordedFace(t *testing.T) {
 					now = func() time.Time { return time.Now().Add(faceTTL + time.Minute) }
 				}
 				p, _ := replayProvider(t, now, map[string]string{methodCertifyQuery: "gateway/" + tc.file})
-				id, err := p.cur.Load().handles.seal(handleFace, handle{ID: m.CertifyID, Exp: time.Now().Add(faceTTL).Unix()})
+				id, err := p.cur.Load().sealHandle(handleFace, payload{ID: m.CertifyID, Exp: time.Now().Add(faceTTL).Unix()})
 				if err != nil {
 					t.Fatal(err)
 				}

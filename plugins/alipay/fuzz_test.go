@@ -13,6 +13,7 @@ import (
 
 	"github.com/shiming-id/shiming/plugins/sdk"
 	"github.com/shiming-id/shiming/plugins/sdk/cnid"
+	"github.com/shiming-id/shiming/plugins/sdk/handle"
 )
 
 func fixtureBodies(f *testing.F) [][]byte {
@@ -172,7 +173,7 @@ func FuzzFaceStatus(f *testing.F) {
 	f.Fuzz(func(t *testing.T, node []byte, late bool) {
 		var q queryNode
 		_ = json.Unmarshal(node, &q)
-		h := handle{ID: "c", Exp: 1_800_000_000}
+		h := payload{ID: "c", Exp: 1_800_000_000}
 		now := h.expires().Add(-time.Minute)
 		if late {
 			now = h.expires()
@@ -203,14 +204,15 @@ func FuzzFaceStatus(f *testing.F) {
 // key sealed opens (the only handle sealed is the seed's), and that opens
 // as sealed.
 func FuzzHandle(f *testing.F) {
-	s, _ := newSealer(make([]byte, 32), "2021000000000001")
-	want := handle{State: "st", Exp: 1_800_000_000}
-	sealed, _ := s.seal(handleScan, want)
+	s, _ := handle.NewSealer(make([]byte, 32), handleLabel)
+	c := &configured{config: &config{appID: "2021000000000001"}, handles: s}
+	want := payload{State: "st", Exp: 1_800_000_000}
+	sealed, _ := c.sealHandle(handleScan, want)
 	f.Add(sealed)
 	f.Add("")
 	f.Add("AAAA")
 	f.Fuzz(func(t *testing.T, text string) {
-		if h, ok := s.open(handleScan, text); ok && h != want {
+		if h, ok := c.openHandle(handleScan, text); ok && h != want {
 			t.Fatalf("opened text no sealer sealed: %q", text)
 		}
 	})

@@ -1,16 +1,13 @@
 package alipay
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"time"
 )
+
+// handleLabel keys the handles the plugin gives out under handle_key; see
+// plugins/sdk/handle.
+const handleLabel = "shiming alipay handle v1"
 
 // Kinds of handle; a handle of one kind is not accepted as another.
 const (
@@ -18,11 +15,8 @@ const (
 	handleFace = "face"
 )
 
-// maxHandle bounds the length of a handle the plugin tries to open.
-const maxHandle = 2048
-
-// handle is what a sealed handle carries.
-type handle struct {
+// payload is what a handle carries.
+type payload struct {
 	// ID is Alipay's id (certify_id), empty for scan sessions.
 	ID string `json:"i,omitempty"`
 	// State is the OAuth state of a scan session.
@@ -31,68 +25,25 @@ type handle struct {
 	Exp int64 `json:"e"`
 }
 
-func (h handle) expires() time.Time { return time.Unix(h.Exp, 0) }
+func (h payload) expires() time.Time { return time.Unix(h.Exp, 0) }
 
-// sealer seals handles with AES-256-GCM under a key derived from the
-// handle key, bound to the app id and the handle's kind, so that a handle
-// is recognised by any replica's plugin configured for the same app and
-// by no other.
-type sealer struct {
-	aead  cipher.AEAD
-	appID string
+// sealHandle returns the handle of h as kind. Handles are bound to the
+// app id, so that a handle is recognised by any replica's plugin
+// configured for the same app and by no other.
+func (c *configured) sealHandle(kind string, h payload) (string, error) {
+	text, err := c.handles.Seal(kind, c.appID, h)
+	if err != nil {
+		return "", fmt.Errorf("alipay: seal handle: %w", err)
+	}
+	return text, nil
 }
 
-func newSealer(handleKey []byte, appID string) (*sealer, error) {
-	k, err := hkdf.Key(sha256.New, handleKey, nil, "shiming alipay handle v1", 32)
-	if err != nil {
-		return nil, fmt.Errorf("alipay: derive handle key: %w", err)
-	}
-	block, err := aes.NewCipher(k)
-	if err != nil {
-		return nil, fmt.Errorf("alipay: handle cipher: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("alipay: handle cipher: %w", err)
-	}
-	return &sealer{aead: aead, appID: appID}, nil
-}
-
-func (s *sealer) ad(kind string) []byte {
-	return []byte("alipay\x00" + s.appID + "\x00" + kind)
-}
-
-// seal returns the handle as base64url text.
-func (s *sealer) seal(kind string, h handle) (string, error) {
-	plain, err := json.Marshal(h)
-	if err != nil {
-		return "", fmt.Errorf("alipay: encode handle: %w", err)
-	}
-	nonce := make([]byte, s.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", fmt.Errorf("alipay: handle nonce: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, s.ad(kind))), nil
-}
-
-// open returns the handle sealed in text, or false for anything this
-// sealer did not seal as kind.
-func (s *sealer) open(kind, text string) (handle, bool) {
-	if text == "" || len(text) > maxHandle {
-		return handle{}, false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(text)
-	n := s.aead.NonceSize()
-	if err != nil || len(raw) < n+s.aead.Overhead() {
-		return handle{}, false
-	}
-	plain, err := s.aead.Open(nil, raw[:n], raw[n:], s.ad(kind))
-	if err != nil {
-		return handle{}, false
-	}
-	var h handle
-	if json.Unmarshal(plain, &h) != nil || h.Exp <= 0 {
-		return handle{}, false
+// openHandle returns what the handle text carries, or false for anything
+// this app did not seal as kind.
+func (c *configured) openHandle(kind, text string) (payload, bool) {
+	var h payload
+	if !c.handles.Open(kind, c.appID, text, &h) || h.Exp <= 0 {
+		return payload{}, false
 	}
 	return h, true
 }

@@ -82,7 +82,7 @@ type proxy struct {
 }
 
 func newProxy(t *testing.T, v *vendor) (*proxy, string) {
-	target, _ := url.Parse(v.url)
+	target, _ := url.Parse(v.URL)
 	px := &proxy{}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.ModifyResponse = func(resp *http.Response) error {
@@ -125,7 +125,7 @@ func newProxy(t *testing.T, v *vendor) (*proxy, string) {
 func TestRequestsVerifyWithAppPublicKey(t *testing.T) {
 	v := newVendor(t)
 	px, gw := newProxy(t, v)
-	p := newProvider(quiet(), v.clock.Now)
+	p := newProvider(quiet(), v.Clock.Now)
 	if err := p.Configure(context.Background(), v.configWith(0, func(m map[string]string) { m["gateway_url"] = gw })); err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestRequestsVerifyWithAppPublicKey(t *testing.T) {
 			t.Errorf("%s: verifies with another app's key", f.Get("method"))
 		}
 		ts, err := time.ParseInLocation(timeFormat, f.Get("timestamp"), beijing)
-		if d := ts.Sub(v.clock.Now()); err != nil || d > 2*time.Second || d < -2*time.Second {
+		if d := ts.Sub(v.Clock.Now()); err != nil || d > 2*time.Second || d < -2*time.Second {
 			t.Errorf("%s: timestamp %q is not Beijing time now", f.Get("method"), f.Get("timestamp"))
 		}
 	}
@@ -231,7 +231,7 @@ func TestTamperedResponsesRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			px, gw := newProxy(t, v)
 			px.modify = func(_ string, b []byte) []byte { return tc.modify(b) }
-			p := newProvider(quiet(), v.clock.Now)
+			p := newProvider(quiet(), v.Clock.Now)
 			if err := p.Configure(context.Background(), v.configWith(0, func(m map[string]string) { m["gateway_url"] = gw })); err != nil {
 				t.Fatal(err)
 			}
@@ -244,7 +244,7 @@ func TestTamperedResponsesRefused(t *testing.T) {
 	}
 	t.Run("untouched", func(t *testing.T) {
 		_, gw := newProxy(t, v)
-		p := newProvider(quiet(), v.clock.Now)
+		p := newProvider(quiet(), v.Clock.Now)
 		if err := p.Configure(context.Background(), v.configWith(0, func(m map[string]string) { m["gateway_url"] = gw })); err != nil {
 			t.Fatal(err)
 		}

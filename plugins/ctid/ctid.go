@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/shiming-id/shiming/plugins/sdk"
 	"github.com/shiming-id/shiming/plugins/sdk/cnid"
+	"github.com/shiming-id/shiming/plugins/sdk/handle"
 )
 
 // Version is the version the plugin reports in Info.
@@ -54,7 +56,7 @@ const (
 type configured struct {
 	*config
 	http       *http.Client
-	handles    *sealer
+	handles    *handle.Sealer
 	subjectKey []byte
 }
 
@@ -91,9 +93,9 @@ func (p *Provider) Configure(_ context.Context, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	s, err := newSealer(c.handleKey, c.orgCode)
+	s, err := handle.NewSealer(c.handleKey, handleLabel)
 	if err != nil {
-		return err
+		return fmt.Errorf("ctid: configure: %w", err)
 	}
 	sk, err := hkdf.Key(sha256.New, c.handleKey, nil, "shiming ctid subject v1", 32)
 	if err != nil {
@@ -160,7 +162,7 @@ func (p *Provider) BeginScan(ctx context.Context, _ sdk.BeginScanRequest) (sdk.S
 	if a.QRContent == "" {
 		return sdk.ScanSession{}, sdk.Vendor(sdk.VendorUnavailable, "no_qr_content", "ctid: apply 0x10 answered no qrContent")
 	}
-	uuid, err := c.handles.seal(handleScan, handle{BSN: a.BSN, Exp: exp.Unix()})
+	uuid, err := c.sealHandle(handleScan, payload{BSN: a.BSN, Exp: exp.Unix()})
 	if err != nil {
 		return sdk.ScanSession{}, err
 	}
@@ -195,7 +197,7 @@ func (p *Provider) PollScan(ctx context.Context, uuid string) (sdk.ScanStatus, e
 	if err != nil {
 		return sdk.ScanStatus{}, err
 	}
-	h, ok := c.handles.open(handleScan, uuid)
+	h, ok := c.openHandle(handleScan, uuid)
 	if !ok {
 		return sdk.ScanStatus{}, sdk.E(sdk.UUIDInvalid, "ctid: unknown, altered or foreign QR session")
 	}
@@ -250,7 +252,7 @@ func (p *Provider) ExchangeCode(ctx context.Context, uuid, code string) (sdk.Ide
 	if err != nil {
 		return sdk.Identity{}, err
 	}
-	h, ok := c.handles.open(handleScan, uuid)
+	h, ok := c.openHandle(handleScan, uuid)
 	if !ok {
 		return sdk.Identity{}, sdk.E(sdk.UUIDInvalid, "ctid: unknown, altered or foreign QR session")
 	}
@@ -382,7 +384,7 @@ func (p *Provider) BeginFace(ctx context.Context, req sdk.FaceRequest) (sdk.Face
 	if v.Status != statusVerifying || qr == "" || len(qr) > maxQR {
 		return sdk.FaceSession{}, sdk.Vendor(sdk.VendorUnavailable, "status="+v.Status, "ctid: portrait verification did not start")
 	}
-	id, err := c.handles.seal(handleFace, handle{BSN: a.BSN, Exp: exp.Unix()})
+	id, err := c.sealHandle(handleFace, payload{BSN: a.BSN, Exp: exp.Unix()})
 	if err != nil {
 		return sdk.FaceSession{}, err
 	}
@@ -397,7 +399,7 @@ func (p *Provider) QueryFace(ctx context.Context, certifyID string) (sdk.FaceSta
 	if err != nil {
 		return sdk.FaceStatus{}, err
 	}
-	h, ok := c.handles.open(handleFace, certifyID)
+	h, ok := c.openHandle(handleFace, certifyID)
 	if !ok {
 		return sdk.FaceStatus{}, sdk.E(sdk.UUIDInvalid, "ctid: unknown, altered or foreign certify id")
 	}

@@ -48,7 +48,8 @@
 // # Handles
 //
 // The QR-session uuid and the face certify id seal the bsn and its expiry
-// (AES-GCM under a key derived from handle_key, bound to org_code), so any
+// with plugins/sdk/handle (AES-GCM under a key derived from handle_key,
+// bound to org_code), so any
 // replica's plugin recognises them and a forged or foreign one is
 // UUIDInvalid without asking the platform.
 package ctid

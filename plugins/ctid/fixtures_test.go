@@ -73,7 +73,7 @@ func (r *recorder) take(t *testing.T, path string) []byte {
 }
 
 func (v *vendor) recording(t *testing.T, change func(map[string]string)) (*Provider, *recorder) {
-	p := newProvider(quiet(), v.clock.Now)
+	p := newProvider(quiet(), v.Clock.Now)
 	if err := p.Configure(context.Background(), v.configWith(0, change)); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestRecordFixtures(t *testing.T) {
 	}
 	v := newVendor(t)
 	ctx := context.Background()
-	writeFixture(t, platformFile, []byte(v.sb.CTIDPlatformPublicKeyPEM()))
+	writeFixture(t, platformFile, []byte(v.Sandbox.CTIDPlatformPublicKeyPEM()))
 	writeFixture(t, orgKeyFile, []byte(v.orgs[0].OrgPrivateKeyPEM))
 	org, _ := json.Marshal(map[string]string{recordedOrgID: v.orgs[0].OrgCode})
 	writeFixture(t, orgFile, append(org, '\n'))
@@ -179,13 +179,13 @@ func TestRecordFixtures(t *testing.T) {
 
 	// Portrait checks.
 	face := func(key string, action string) (sdk.FaceSession, *sdk.Error) {
-		c, _ := v.reg.ByKey(key)
+		c, _ := v.Citizens.ByKey(key)
 		fs, err := p.BeginFace(ctx, sdk.FaceRequest{Name: c.Name, IDNumber: c.IDNumber})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if action != "" {
-			if err := v.act(ctx, fs.QRContent, action, c.IDNumber); err != nil {
+			if _, err := v.Act(ctx, fs.QRContent, action, c.IDNumber); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -241,11 +241,11 @@ func TestRecordFixtures(t *testing.T) {
 	rec.take(t, pathQuery)
 	ss4, _ := p.BeginScan(ctx, sdk.BeginScanRequest{})
 	rec.take(t, pathApply)
-	h4, _ := c.handles.open(handleScan, ss4.UUID)
+	h4, _ := c.openHandle(handleScan, ss4.UUID)
 	fsLate, _ := face("c001", "")
-	hLate, _ := c.handles.open(handleFace, fsLate.CertifyID)
+	hLate, _ := c.openHandle(handleFace, fsLate.CertifyID)
 	bsn = apply(modeTwoFactor)
-	v.clock.Advance(defaultTTL + time.Minute)
+	v.Clock.Advance(defaultTTL + time.Minute)
 	_, _ = p.ExchangeCode(ctx, ss3.UUID, st3.Code)
 	save(pathIdentity, "identity_3003.json")
 	_ = p.call(ctx, c, pathQuery, map[string]string{"bsn": h4.BSN}, &raw)
@@ -343,7 +343,7 @@ func sealFor(t *testing.T, p *Provider, kind, file string) string {
 		BSN string `json:"bsn"`
 	}
 	fixtureBizData(t, file, &a)
-	s, err := p.cur.Load().handles.seal(kind, handle{BSN: a.BSN, Exp: time.Now().Add(defaultTTL).Unix()})
+	s, err := p.cur.Load().sealHandle(kind, payload{BSN: a.BSN, Exp: time.Now().Add(defaultTTL).Unix()})
 	if err != nil {
 		t.Fatal(err)
 	}

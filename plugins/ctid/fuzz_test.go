@@ -13,6 +13,7 @@ import (
 	ctidsim "github.com/shiming-id/shiming/contrib/sandbox/ctid"
 	"github.com/shiming-id/shiming/plugins/sdk"
 	"github.com/shiming-id/shiming/plugins/sdk/cnid"
+	"github.com/shiming-id/shiming/plugins/sdk/handle"
 )
 
 func fixtureBodies(f *testing.F) [][]byte {
@@ -182,13 +183,14 @@ func FuzzIdentity(f *testing.F) {
 
 // FuzzHandle opens arbitrary text: only the seed's sealed handle opens.
 func FuzzHandle(f *testing.F) {
-	s, _ := newSealer(make([]byte, 32), "ORG1")
-	want := handle{BSN: "B", Exp: 1_800_000_000}
-	sealed, _ := s.seal(handleFace, want)
+	s, _ := handle.NewSealer(make([]byte, 32), handleLabel)
+	c := &configured{config: &config{orgCode: "ORG1"}, handles: s}
+	want := payload{BSN: "B", Exp: 1_800_000_000}
+	sealed, _ := c.sealHandle(handleFace, want)
 	f.Add(sealed)
 	f.Add("")
 	f.Fuzz(func(t *testing.T, text string) {
-		if h, ok := s.open(handleFace, text); ok && h != want {
+		if h, ok := c.openHandle(handleFace, text); ok && h != want {
 			t.Fatalf("opened text no sealer sealed: %q", text)
 		}
 	})

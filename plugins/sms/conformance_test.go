@@ -2,102 +2,50 @@ package sms
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/shiming-id/shiming/contrib/sandbox"
-	"github.com/shiming-id/shiming/contrib/sandbox/citizens"
 	"github.com/shiming-id/shiming/contrib/sandbox/fault"
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxtest"
 	sbsms "github.com/shiming-id/shiming/contrib/sandbox/sms"
 	"github.com/shiming-id/shiming/plugins/sdk"
 	"github.com/shiming-id/shiming/plugins/sdk/providertest"
 )
 
-// serveEnv makes the re-executed test binary serve the provider as a
-// plugin process, as `shiming plugin sms` does.
-const serveEnv = "SHIMING_TEST_SERVE_PLUGIN"
-
+// TestMain serves the provider as a plugin process, as `shiming plugin
+// sms` does (on real time), when the kit re-runs this test binary as the
+// plugin.
 func TestMain(m *testing.M) {
-	if os.Getenv(serveEnv) == "sms" {
-		sdk.Serve(New())
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
+	sandboxtest.Main(m, "sms", func(func() time.Time) sdk.Provider { return New() })
 }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// vendor is the sandbox's Alibaba Cloud SMS behind an httptest server.
-// As a providertest.Phone it only reads the inbox: SMS has no QR.
+// vendor is the sandbox's Alibaba Cloud SMS behind an httptest server
+// (sandboxtest); its phone only reads the inbox: SMS has no QR.
 type vendor struct {
+	*sandboxtest.Server
 	t      *testing.T
-	url    string
-	sb     *sandbox.Sandbox
 	keys   []sbsms.Key
 	people providertest.People
-	http   *http.Client
+	phone  *sandboxtest.Phone
 }
 
 // newVendor starts a sandbox; limits are its SMS flow control.
 func newVendor(t *testing.T, limits sbsms.Limits) *vendor {
 	t.Helper()
-	apps, err := sandbox.GenerateApps()
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := sbsms.GenerateKey("另一签名")
-	if err != nil {
-		t.Fatal(err)
-	}
-	apps.SMS = append(apps.SMS, other)
-	srv := httptest.NewUnstartedServer(nil)
-	v := &vendor{t: t, url: "http://" + srv.Listener.Addr().String(), keys: apps.SMS, http: &http.Client{Timeout: 30 * time.Second}}
-	v.sb, err = sandbox.New(sandbox.Config{DataDir: t.TempDir(), PublicURL: v.url, Apps: apps, Logger: quiet(),
-		SMS: sbsms.Options{Limits: limits}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = v.sb.Handler()
-	srv.Start()
-	t.Cleanup(func() {
-		v.sb.Close()
-		srv.Close()
-	})
-	reg := citizens.Default()
-	person := func(key string) providertest.Person {
-		c, ok := reg.ByKey(key)
-		if !ok {
-			t.Fatalf("citizen %s missing", key)
-		}
-		return providertest.Person{Name: c.Name, IDNumber: c.IDNumber, Phone: c.Phone}
-	}
-	v.people = providertest.People{Match: person("c001"), Mismatch: person("c035"), FaceFail: person("c031")}
+	srv := sandboxtest.Start(t, func(c *sandbox.Config) { c.SMS = sbsms.Options{Limits: limits} })
+	v := &vendor{Server: srv, t: t, keys: srv.Apps.SMS, people: srv.People("c001", "c035", "c031")}
+	v.phone = srv.Phone(v.people)
 	return v
 }
 
 // unlimited turns the sandbox's flow control off, for the kit, which
 // sends several codes to one phone within a minute.
 var unlimited = sbsms.Limits{PerMinute: -1, PerHour: -1, PerDay: -1, NoticePerDay: -1}
-
-func newKey(t testing.TB) string {
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		t.Fatal(err)
-	}
-	return base64.StdEncoding.EncodeToString(k)
-}
 
 // config is a valid configuration for the i-th key, pointing at the
 // sandbox.
@@ -107,7 +55,7 @@ func (v *vendor) config(i int, handleKey string) json.RawMessage {
 		"access_key_id":     k.AccessKeyID,
 		"access_key_secret": k.AccessKeySecret,
 		"sign_name":         k.SignName,
-		"api_base":          v.url + "/" + sbsms.Host + "/",
+		"api_base":          v.URL + "/" + sbsms.Host + "/",
 		"handle_key":        handleKey,
 	})
 	if err != nil {
@@ -116,79 +64,21 @@ func (v *vendor) config(i int, handleKey string) json.RawMessage {
 	return b
 }
 
-var errNoQR = errors.New("an SMS vendor shows no QR code")
-
-func (v *vendor) Scan(context.Context, string) error { return errNoQR }
-func (v *vendor) Approve(context.Context, string) (map[string]string, error) {
-	return nil, errNoQR
-}
-func (v *vendor) Cancel(context.Context, string) (map[string]string, error) {
-	return nil, errNoQR
-}
-func (v *vendor) Expire(context.Context, string) error { return errNoQR }
-func (v *vendor) Face(context.Context, string) error   { return errNoQR }
-
-// SMSCode reads the newest message of the phone's inbox on the virtual
-// phone.
-func (v *vendor) SMSCode(ctx context.Context, phone string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.url+"/phone/api/sms?phone="+url.QueryEscape(phone), nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := v.http.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return "", err
-	}
-	var inbox struct {
-		Messages []struct {
-			Code         string `json:"code"`
-			Text         string `json:"text"`
-			TemplateCode string `json:"template_code"`
-		} `json:"messages"`
-	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &inbox) != nil {
-		return "", fmt.Errorf("inbox of %s: %s: %s", phone, resp.Status, b)
-	}
-	if len(inbox.Messages) == 0 || inbox.Messages[0].Code == "" {
-		return "", fmt.Errorf("no code in the inbox of %s", phone)
-	}
-	return inbox.Messages[0].Code, nil
-}
-
-// slow makes the SMS endpoint answer after 30 s until restored.
-func (v *vendor) slow() func() {
-	v.sb.Faults().Add(fault.Rule{Vendor: sbsms.Vendor, Latency: 30 * time.Second})
-	return func() { v.sb.Faults().Clear(sbsms.Vendor) }
-}
-
-var _ providertest.Phone = (*vendor)(nil)
-
-func pluginCommand() *exec.Cmd {
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = []string{serveEnv + "=sms"}
-	return cmd
-}
-
 // TestConformance runs the conformance kit against the sandbox's SMS, in
 // this process and over a real plugin process.
 func TestConformance(t *testing.T) {
 	v := newVendor(t, unlimited)
-	key := newKey(t)
+	key := sandboxtest.HandleKey(t)
 	providertest.Run(t, providertest.Harness{
 		New:         func() sdk.Provider { return New(WithLogger(quiet())) },
-		Command:     pluginCommand,
+		Command:     v.Command("sms"),
 		Config:      v.config(0, key),
 		OtherConfig: v.config(1, key),
 		BadConfig:   json.RawMessage(`{"access_key_id":"","api_base":"ftp://x","handle_key":"c2hvcnQ=","code_ttl":"1s","accesskey":"typo"}`),
 		BadFields:   []string{"access_key_id", "access_key_secret", "sign_name", "api_base", "handle_key", "code_ttl", "accesskey"},
-		Phone:       v,
+		Phone:       v.phone,
 		People:      v.people,
-		Slow:        v.slow,
+		Slow:        v.Slow(sbsms.Vendor),
 	})
 }
 
@@ -198,7 +88,7 @@ func TestSandboxMessage(t *testing.T) {
 	v := newVendor(t, unlimited)
 	p := New(WithLogger(quiet()))
 	ctx := context.Background()
-	if err := p.Configure(ctx, v.config(0, newKey(t))); err != nil {
+	if err := p.Configure(ctx, v.config(0, sandboxtest.HandleKey(t))); err != nil {
 		t.Fatal(err)
 	}
 	phone := v.people.Match.Phone
@@ -206,7 +96,7 @@ func TestSandboxMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, err := v.SMSCode(ctx, phone)
+	code, err := v.phone.SMSCode(ctx, phone)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,20 +110,11 @@ func TestSandboxMessage(t *testing.T) {
 }
 
 func (v *vendor) inboxText(phone string) string {
-	resp, err := v.http.Get(v.url + "/phone/api/sms?phone=" + phone)
-	if err != nil {
-		v.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var inbox struct {
-		Messages []struct {
-			Text string `json:"text"`
-		} `json:"messages"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&inbox); err != nil || len(inbox.Messages) == 0 {
+	msgs, err := v.phone.Inbox(v.t.Context(), phone)
+	if err != nil || len(msgs) == 0 {
 		v.t.Fatalf("inbox: %v", err)
 	}
-	return inbox.Messages[0].Text
+	return msgs[0].Text
 }
 
 // TestSandboxFlowControl sends twice within a minute under Alibaba
@@ -242,7 +123,7 @@ func TestSandboxFlowControl(t *testing.T) {
 	v := newVendor(t, sbsms.Limits{})
 	p := New(WithLogger(quiet()))
 	ctx := context.Background()
-	if err := p.Configure(ctx, v.config(0, newKey(t))); err != nil {
+	if err := p.Configure(ctx, v.config(0, sandboxtest.HandleKey(t))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := p.SendCode(ctx, v.people.Match.Phone, "login"); err != nil {
@@ -260,7 +141,7 @@ func TestSandboxRefusals(t *testing.T) {
 	v := newVendor(t, unlimited)
 	ctx := context.Background()
 	base := map[string]string{}
-	_ = json.Unmarshal(v.config(0, newKey(t)), &base)
+	_ = json.Unmarshal(v.config(0, sandboxtest.HandleKey(t)), &base)
 	cases := []struct {
 		name   string
 		change map[string]string
@@ -295,7 +176,7 @@ func TestSandboxRefusals(t *testing.T) {
 	}
 	t.Run("faults", func(t *testing.T) {
 		p := New(WithLogger(quiet()))
-		if err := p.Configure(ctx, v.config(0, newKey(t))); err != nil {
+		if err := p.Configure(ctx, v.config(0, sandboxtest.HandleKey(t))); err != nil {
 			t.Fatal(err)
 		}
 		for _, f := range []struct {
@@ -308,7 +189,7 @@ func TestSandboxRefusals(t *testing.T) {
 			{"isp.SYSTEM_ERROR", sdk.VendorUnavailable, "isp.SYSTEM_ERROR"},
 			{"isv.BUSINESS_LIMIT_CONTROL", sdk.RateLimited, "isv.BUSINESS_LIMIT_CONTROL"},
 		} {
-			v.sb.Faults().Add(fault.Rule{Vendor: sbsms.Vendor, Code: f.code, Count: 1})
+			v.Sandbox.Faults().Add(fault.Rule{Vendor: sbsms.Vendor, Code: f.code, Count: 1})
 			_, err := p.SendCode(ctx, v.people.Match.Phone, "login")
 			wantErr(t, err, f.kind, f.want, "")
 		}

@@ -48,8 +48,9 @@
 //
 // # Tickets
 //
-// The ticket is AES-256-GCM sealed {phone, purpose, HMAC of the code,
-// expiry} under keys derived from handle_key and the AccessKeyId, so any
+// The ticket is {phone, purpose, HMAC of the code, expiry} sealed with
+// plugins/sdk/handle (AES-256-GCM under a key derived from handle_key,
+// bound to the AccessKeyId; the HMAC key is derived from both), so any
 // replica verifies it and a ticket sealed under other credentials, or
 // altered, is UUIDInvalid. VerifyCode answers InvalidRequest for another
 // phone or purpose, Expired after code_ttl and CodeInvalid for a wrong

@@ -15,6 +15,7 @@ import (
 
 	sbsms "github.com/shiming-id/shiming/contrib/sandbox/sms"
 	"github.com/shiming-id/shiming/plugins/sdk"
+	"github.com/shiming-id/shiming/plugins/sdk/handle"
 )
 
 // FuzzPercentEncode compares percentEncode with the document's recipe
@@ -115,17 +116,18 @@ func FuzzTicket(f *testing.F) {
 	f.Fuzz(func(t *testing.T, phone, purpose, code string, expires int64, forged string) {
 		in := ticket{Phone: phone, Purpose: purpose, CodeMAC: ts.codeMAC(code), Expires: expires}
 		sealed, err := ts.seal(in)
+		if errors.Is(err, handle.ErrTooLong) {
+			return
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		out, ok := ts.open(sealed)
-		if len(sealed) <= maxTicket {
-			if !ok || !bytes.Equal(out.CodeMAC, in.CodeMAC) || out.Expires != expires {
-				t.Fatalf("ticket of %+v opens to %+v, %v", in, out, ok)
-			}
-			if utf8.ValidString(phone) && utf8.ValidString(purpose) && (out.Phone != phone || out.Purpose != purpose) {
-				t.Fatalf("ticket of %+v opens to %+v", in, out)
-			}
+		if !ok || !bytes.Equal(out.CodeMAC, in.CodeMAC) || out.Expires != expires {
+			t.Fatalf("ticket of %+v opens to %+v, %v", in, out, ok)
+		}
+		if utf8.ValidString(phone) && utf8.ValidString(purpose) && (out.Phone != phone || out.Purpose != purpose) {
+			t.Fatalf("ticket of %+v opens to %+v", in, out)
 		}
 		if forged != sealed {
 			if x, ok := ts.open(forged); ok {

@@ -1,22 +1,19 @@
 package sms
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/shiming-id/shiming/plugins/sdk"
+	"github.com/shiming-id/shiming/plugins/sdk/pluginconfig"
 )
 
 // Version is the provider's version, reported by Info.
@@ -146,79 +143,40 @@ var (
 	templateCodeRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
 )
 
-var knownFields = map[string]bool{
-	"access_key_id": true, "access_key_secret": true, "sign_name": true, "template_code": true,
-	"api_base": true, "handle_key": true, "http_timeout": true, "code_ttl": true,
+// configFields lists every configuration field, so that a typo is
+// reported instead of silently ignored.
+var configFields = []string{
+	"access_key_id", "access_key_secret", "sign_name", "template_code",
+	"api_base", "handle_key", "http_timeout", "code_ttl",
 }
 
-// parseConfig validates a configuration and names every bad field.
+// parseConfig validates a configuration and names every bad field, in
+// sorted order.
 func parseConfig(raw json.RawMessage) (config, error) {
-	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&fields); err != nil || fields == nil || dec.More() {
-		return config{}, sdk.Fields(sdk.InvalidConfig, "sms: configuration must be a JSON object", "config")
-	}
-	var bad []string
-	for k := range fields {
-		if !knownFields[k] {
-			bad = append(bad, k)
-		}
-	}
-	str := func(name string) string {
-		v, ok := fields[name]
-		if !ok || string(v) == "null" {
-			return ""
-		}
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			bad = append(bad, name)
-			return ""
-		}
-		return strings.TrimSpace(s)
+	r, err := pluginconfig.New("sms", raw, configFields...)
+	if err != nil {
+		return config{}, err
 	}
 	var c config
-	if c.accessKeyID = str("access_key_id"); !accessKeyIDRE.MatchString(c.accessKeyID) {
-		bad = append(bad, "access_key_id")
+	if c.accessKeyID = r.String("access_key_id", ""); !accessKeyIDRE.MatchString(c.accessKeyID) {
+		r.Problem("access_key_id", "must be 1 to 64 letters and digits")
 	}
-	if c.accessKeySecret = str("access_key_secret"); !secretRE.MatchString(c.accessKeySecret) {
-		bad = append(bad, "access_key_secret")
+	if c.accessKeySecret = r.String("access_key_secret", ""); !secretRE.MatchString(c.accessKeySecret) {
+		r.Problem("access_key_secret", "must be 1 to 128 printable ASCII characters")
 	}
-	if c.signName = str("sign_name"); !validSignName(c.signName) {
-		bad = append(bad, "sign_name")
+	if c.signName = r.String("sign_name", ""); !validSignName(c.signName) {
+		r.Problem("sign_name", "must be 1 to 32 printable characters")
 	}
-	if c.templateCode = str("template_code"); c.templateCode == "" {
-		c.templateCode = DefaultTemplateCode
-	} else if !templateCodeRE.MatchString(c.templateCode) {
-		bad = append(bad, "template_code")
+	if c.templateCode = r.String("template_code", DefaultTemplateCode); !templateCodeRE.MatchString(c.templateCode) {
+		r.Problem("template_code", "must be 1 to 64 letters, digits or _")
 	}
-	c.apiBase = strings.TrimSuffix(DefaultAPIBase, "/")
-	if s := str("api_base"); s != "" {
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			bad = append(bad, "api_base")
-		}
-		c.apiBase = strings.TrimSuffix(s, "/")
-	}
-	if c.handleKey = decodeKey(str("handle_key")); c.handleKey == nil {
-		bad = append(bad, "handle_key")
-	}
-	dur := func(name string, def, lo, hi time.Duration) time.Duration {
-		s := str(name)
-		if s == "" {
-			return def
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil || d < lo || d > hi {
-			bad = append(bad, name)
-			return def
-		}
-		return d
-	}
-	c.httpTimeout = dur("http_timeout", DefaultHTTPTimeout, 100*time.Millisecond, 2*time.Minute)
-	c.codeTTL = dur("code_ttl", DefaultCodeTTL, time.Minute, time.Hour)
-	if len(bad) > 0 {
+	c.apiBase = r.BaseURL("api_base", DefaultAPIBase)
+	c.handleKey = r.Key32("handle_key")
+	c.httpTimeout = r.Duration("http_timeout", DefaultHTTPTimeout, 100*time.Millisecond, 2*time.Minute)
+	c.codeTTL = r.Duration("code_ttl", DefaultCodeTTL, time.Minute, time.Hour)
+	if bad := r.Fields(); len(bad) > 0 {
 		slices.Sort(bad)
-		return config{}, sdk.Fields(sdk.InvalidConfig, "sms: invalid configuration", slices.Compact(bad)...)
+		return config{}, sdk.Fields(sdk.InvalidConfig, "sms: invalid configuration", bad...)
 	}
 	return c, nil
 }
@@ -235,17 +193,6 @@ func validSignName(s string) bool {
 		}
 	}
 	return true
-}
-
-// decodeKey reads a 32-byte key in standard or URL-safe base64, padded
-// or not; nil if it is none.
-func decodeKey(s string) []byte {
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if k, err := enc.DecodeString(s); err == nil && len(k) == 32 {
-			return k
-		}
-	}
-	return nil
 }
 
 var (

@@ -2,27 +2,22 @@ package sms
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/shiming-id/shiming/plugins/sdk"
 	"github.com/shiming-id/shiming/plugins/sdk/cnid"
+	"github.com/shiming-id/shiming/plugins/sdk/handle"
 )
 
-// ticketPrefix starts every ticket.
-const ticketPrefix = "sms1."
+// ticketLabel keys the tickets under handle_key; see plugins/sdk/handle.
+const ticketLabel = "shiming sms ticket v1"
 
-// maxTicket bounds the tickets VerifyCode looks at.
-const maxTicket = 1024
+// ticketKind is the handle kind of a ticket.
+const ticketKind = "ticket"
 
 // ticket is what a sealed ticket carries. The code itself is not in it,
 // only its MAC under a key derived from handle_key.
@@ -33,33 +28,26 @@ type ticket struct {
 	Expires int64  `json:"e"` // unix seconds
 }
 
-// ticketSealer seals tickets with AES-256-GCM. Both keys are derived
-// with HKDF-SHA256 from handle_key and the AccessKeyId, so any replica
+// ticketSealer seals tickets bound to the AccessKeyId, so any replica
 // configured alike opens a ticket and one sealed under other credentials
-// does not.
+// does not. The code key is derived with HKDF-SHA256 from handle_key and
+// the AccessKeyId too.
 type ticketSealer struct {
-	aead    cipher.AEAD
-	codeKey []byte
+	sealer      *handle.Sealer
+	accessKeyID string
+	codeKey     []byte
 }
 
 func newTicketSealer(handleKey []byte, accessKeyID string) (*ticketSealer, error) {
-	sealKey, err := hkdf.Key(sha256.New, handleKey, nil, "shiming/sms/ticket/v1\x00"+accessKeyID, 32)
+	sealer, err := handle.NewSealer(handleKey, ticketLabel)
 	if err != nil {
-		return nil, fmt.Errorf("sms: derive ticket key: %w", err)
+		return nil, fmt.Errorf("sms: ticket sealer: %w", err)
 	}
 	codeKey, err := hkdf.Key(sha256.New, handleKey, nil, "shiming/sms/code/v1\x00"+accessKeyID, 32)
 	if err != nil {
 		return nil, fmt.Errorf("sms: derive code key: %w", err)
 	}
-	block, err := aes.NewCipher(sealKey)
-	if err != nil {
-		return nil, fmt.Errorf("sms: ticket cipher: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("sms: ticket cipher: %w", err)
-	}
-	return &ticketSealer{aead: aead, codeKey: codeKey}, nil
+	return &ticketSealer{sealer: sealer, accessKeyID: accessKeyID, codeKey: codeKey}, nil
 }
 
 // codeMAC is HMAC-SHA256 of a code under the code key.
@@ -70,33 +58,17 @@ func (s *ticketSealer) codeMAC(code string) []byte {
 }
 
 func (s *ticketSealer) seal(t ticket) (string, error) {
-	plain, err := json.Marshal(t)
+	sealed, err := s.sealer.Seal(ticketKind, s.accessKeyID, t)
 	if err != nil {
 		return "", fmt.Errorf("sms: seal ticket: %w", err)
 	}
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", fmt.Errorf("sms: seal ticket: %w", err)
-	}
-	return ticketPrefix + base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(ticketPrefix))), nil
+	return sealed, nil
 }
 
 // open returns the ticket sealed in s; false if it is not one of ours.
 func (s *ticketSealer) open(sealed string) (ticket, bool) {
-	if len(sealed) > maxTicket || !strings.HasPrefix(sealed, ticketPrefix) {
-		return ticket{}, false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(sealed[len(ticketPrefix):])
-	n := s.aead.NonceSize()
-	if err != nil || len(raw) < n+s.aead.Overhead() {
-		return ticket{}, false
-	}
-	plain, err := s.aead.Open(nil, raw[:n], raw[n:], []byte(ticketPrefix))
-	if err != nil {
-		return ticket{}, false
-	}
 	var t ticket
-	if json.Unmarshal(plain, &t) != nil || len(t.CodeMAC) != sha256.Size {
+	if !s.sealer.Open(ticketKind, s.accessKeyID, sealed, &t) || len(t.CodeMAC) != sha256.Size {
 		return ticket{}, false
 	}
 	return t, true

@@ -1,16 +1,14 @@
 package wechat
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"net/url"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/shiming-id/shiming/plugins/sdk"
+	"github.com/shiming-id/shiming/plugins/sdk/pluginconfig"
 )
 
 // Defaults of the optional configuration fields.
@@ -56,122 +54,56 @@ var (
 	appSecretRE = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 )
 
-// knownFields lists every configuration field, so that a typo is
+// configFields lists every configuration field, so that a typo is
 // reported instead of silently ignored.
-var knownFields = map[string]bool{
-	"app_id": true, "app_secret": true, "mp_app_id": true, "mp_app_secret": true,
-	"api_base": true, "open_base": true, "lp_base": true, "face_page_url": true,
-	"handle_key": true, "http_timeout": true, "qr_ttl": true,
+var configFields = []string{
+	"app_id", "app_secret", "mp_app_id", "mp_app_secret",
+	"api_base", "open_base", "lp_base", "face_page_url",
+	"handle_key", "http_timeout", "qr_ttl",
 }
 
-// parseConfig validates a configuration and names every bad field.
+// parseConfig validates a configuration and names every bad field, in
+// sorted order.
 func parseConfig(raw json.RawMessage) (config, error) {
-	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&fields); err != nil || fields == nil || dec.More() {
-		return config{}, sdk.Fields(sdk.InvalidConfig, "wechat: configuration must be a JSON object", "config")
+	r, err := pluginconfig.New("wechat", raw, configFields...)
+	if err != nil {
+		return config{}, err
 	}
-	var bad []string
-	for k := range fields {
-		if !knownFields[k] {
-			bad = append(bad, k)
-		}
-	}
-	str := func(name string) string {
-		v, ok := fields[name]
-		if !ok || string(v) == "null" {
-			return ""
-		}
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			bad = append(bad, name)
-			return ""
-		}
-		return strings.TrimSpace(s)
-	}
+	const badID, badSecret = "must be 1 to 64 letters, digits, _ or -", "must be 1 to 128 printable ASCII characters"
 	var c config
-	if c.appID = str("app_id"); !appIDRE.MatchString(c.appID) {
-		bad = append(bad, "app_id")
+	if c.appID = r.String("app_id", ""); !appIDRE.MatchString(c.appID) {
+		r.Problem("app_id", badID)
 	}
-	if c.appSecret = str("app_secret"); !appSecretRE.MatchString(c.appSecret) {
-		bad = append(bad, "app_secret")
+	if c.appSecret = r.String("app_secret", ""); !appSecretRE.MatchString(c.appSecret) {
+		r.Problem("app_secret", badSecret)
 	}
-	c.mpAppID, c.mpAppSecret = str("mp_app_id"), str("mp_app_secret")
+	c.mpAppID, c.mpAppSecret = r.String("mp_app_id", ""), r.String("mp_app_secret", "")
 	if c.mpAppID != "" || c.mpAppSecret != "" {
 		if !appIDRE.MatchString(c.mpAppID) {
-			bad = append(bad, "mp_app_id")
+			r.Problem("mp_app_id", badID)
 		}
 		if !appSecretRE.MatchString(c.mpAppSecret) {
-			bad = append(bad, "mp_app_secret")
+			r.Problem("mp_app_secret", badSecret)
 		}
 	}
-	base := func(name, def string) string {
-		s := str(name)
-		if s == "" {
-			return def
-		}
-		b, ok := baseURL(s)
-		if !ok {
-			bad = append(bad, name)
-		}
-		return b
-	}
-	c.apiBase = base("api_base", DefaultAPIBase)
-	c.openBase = base("open_base", DefaultOpenBase)
-	c.lpBase = base("lp_base", DefaultLPBase)
-	if s := str("face_page_url"); s != "" {
+	c.apiBase = r.BaseURL("api_base", DefaultAPIBase)
+	c.openBase = r.BaseURL("open_base", DefaultOpenBase)
+	c.lpBase = r.BaseURL("lp_base", DefaultLPBase)
+	if s := r.String("face_page_url", ""); s != "" {
+		// The page is the gateway's: a query of its own is allowed.
 		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || u.User != nil {
-			bad = append(bad, "face_page_url")
+			r.Problem("face_page_url", "must be an absolute http(s) URL without fragment")
 		} else {
 			c.facePageURL = u
 		}
 	}
-	key, ok := decodeKey(str("handle_key"))
-	if !ok {
-		bad = append(bad, "handle_key")
-	}
-	c.handleKey = key
-	dur := func(name string, def, lo, hi time.Duration) time.Duration {
-		s := str(name)
-		if s == "" {
-			return def
-		}
-		d, err := time.ParseDuration(s)
-		if err != nil || d < lo || d > hi {
-			bad = append(bad, name)
-			return def
-		}
-		return d
-	}
-	c.httpTimeout = dur("http_timeout", DefaultHTTPTimeout, 100*time.Millisecond, 2*time.Minute)
-	c.qrTTL = dur("qr_ttl", DefaultQRTTL, time.Minute, 30*time.Minute)
-	if len(bad) > 0 {
+	c.handleKey = r.Key32("handle_key")
+	c.httpTimeout = r.Duration("http_timeout", DefaultHTTPTimeout, 100*time.Millisecond, 2*time.Minute)
+	c.qrTTL = r.Duration("qr_ttl", DefaultQRTTL, time.Minute, 30*time.Minute)
+	if bad := r.Fields(); len(bad) > 0 {
 		slices.Sort(bad)
-		bad = slices.Compact(bad)
 		return config{}, sdk.Fields(sdk.InvalidConfig, "wechat: invalid configuration", bad...)
 	}
 	return c, nil
-}
-
-// baseURL checks an absolute http(s) URL without query or fragment and
-// returns it without a trailing slash.
-func baseURL(s string) (string, bool) {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
-		u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return "", false
-	}
-	return strings.TrimSuffix(s, "/"), true
-}
-
-// decodeKey reads a 32-byte key in standard or URL-safe base64, padded
-// or not.
-func decodeKey(s string) ([]byte, bool) {
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if k, err := enc.DecodeString(s); err == nil && len(k) == 32 {
-			return k, true
-		}
-	}
-	return nil, false
 }

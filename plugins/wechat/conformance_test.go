@@ -2,32 +2,20 @@ package wechat
 
 import (
 	"encoding/json"
-	"os"
-	"os/exec"
 	"testing"
+	"time"
 
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxtest"
+	sbwechat "github.com/shiming-id/shiming/contrib/sandbox/wechat"
 	"github.com/shiming-id/shiming/plugins/sdk"
 	"github.com/shiming-id/shiming/plugins/sdk/providertest"
 )
 
-// serveEnv makes the re-executed test binary serve the provider as a
-// plugin process, as `shiming plugin wechat` does.
-const serveEnv = "SHIMING_TEST_SERVE_PLUGIN"
-
+// TestMain serves the provider as a plugin process, as `shiming plugin
+// wechat` does (on real time), when the kit re-runs this test binary as
+// the plugin.
 func TestMain(m *testing.M) {
-	if os.Getenv(serveEnv) == "wechat" {
-		sdk.Serve(New())
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
-// pluginCommand runs this test binary as the plugin. The host starts
-// plugins with go-plugin's environment only, so the switch goes in Env.
-func pluginCommand() *exec.Cmd {
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = []string{serveEnv + "=wechat"}
-	return cmd
+	sandboxtest.Main(m, "wechat", func(func() time.Time) sdk.Provider { return New() })
 }
 
 // TestConformance runs the conformance kit against the sandbox's WeChat,
@@ -36,14 +24,14 @@ func TestConformance(t *testing.T) {
 	v := newVendor(t)
 	providertest.Run(t, providertest.Harness{
 		New:         func() sdk.Provider { return New(WithLogger(quiet())) },
-		Command:     pluginCommand,
+		Command:     v.Command("wechat"),
 		Config:      v.config(v.app),
 		OtherConfig: v.config(v.other),
 		BadConfig:   json.RawMessage(`{"app_id":"","api_base":"ftp://x","handle_key":"c2hvcnQ=","http_timeout":"soon","apps_id":"typo"}`),
 		BadFields:   []string{"app_id", "app_secret", "api_base", "handle_key", "http_timeout", "apps_id"},
-		Phone:       v,
+		Phone:       v.phone,
 		People:      v.people,
-		Slow:        v.slow,
+		Slow:        v.Slow(sbwechat.Vendor),
 		CallbackURL: "http://127.0.0.1:8080/login/wechat/callback",
 	})
 }

@@ -64,9 +64,9 @@
 //
 // # Handles
 //
-// QR-session uuids and face certify ids are sealed with AES-256-GCM under
-// a key derived from handle_key, the purpose and the app id: any replica
-// opens them, and an altered handle or one issued under another app id is
+// QR-session uuids and face certify ids are sealed with plugins/sdk/handle
+// (AES-256-GCM under a key derived from handle_key, bound to the handle's
+// kind and the app id that issued it): any replica opens them, and an altered handle or one issued under another app id is
 // UUIDInvalid without a call to WeChat. A QR handle carries WeChat's uuid,
 // the state and the expiry; a certify id carries verify_id, out_seq_no,
 // openid and cert_hash (never the name or ID number).

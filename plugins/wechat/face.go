@@ -224,12 +224,12 @@ func (p *Provider) BeginFace(ctx context.Context, req sdk.FaceRequest) (sdk.Face
 		ttl = defaultVerifyTTL
 	}
 	expires := time.Unix(now.Add(ttl).Unix(), 0)
-	h, err := st.face.seal(faceHandle{
+	h, err := st.handles.Seal(handleFace, st.cfg.faceAppID(), faceHandle{
 		VerifyID: ans.VerifyID, OutSeqNo: outSeqNo, OpenID: req.Subject,
 		CertHash: certHash(ci.CertType, ci.CertName, ci.CertNo), Expires: expires.Unix(),
 	})
 	if err != nil {
-		return sdk.FaceSession{}, err
+		return sdk.FaceSession{}, fmt.Errorf("wechat: begin face: %w", err)
 	}
 	st.log.InfoContext(ctx, "wechat: face verification started", "app_id", st.cfg.faceAppID(), "out_seq_no", outSeqNo)
 	return sdk.FaceSession{CertifyID: h, QRContent: st.facePage(ans.VerifyID), ExpiresAt: expires}, nil
@@ -252,7 +252,7 @@ func (p *Provider) QueryFace(ctx context.Context, certifyID string) (sdk.FaceSta
 		return sdk.FaceStatus{}, err
 	}
 	var h faceHandle
-	if !st.face.open(certifyID, &h) || h.VerifyID == "" {
+	if !st.handles.Open(handleFace, st.cfg.faceAppID(), certifyID, &h) || h.VerifyID == "" {
 		return sdk.FaceStatus{}, sdk.E(sdk.UUIDInvalid, "wechat: query face: not a face verification of this app")
 	}
 	body, err := st.faceCall(ctx, pathQueryVerifyInfo, queryVerifyInfoRequest{

@@ -69,7 +69,7 @@ func TestBeginFace(t *testing.T) {
 	}
 	st, _ := p.state()
 	var h faceHandle
-	if !st.face.open(fs.CertifyID, &h) {
+	if !st.handles.Open(handleFace, st.cfg.faceAppID(), fs.CertifyID, &h) {
 		t.Fatal("certify id does not open")
 	}
 	if h != (faceHandle{VerifyID: faceVerify, OutSeqNo: body.OutSeqNo, OpenID: faceOpenID,

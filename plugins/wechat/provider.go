@@ -3,12 +3,14 @@ package wechat
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/shiming-id/shiming/plugins/sdk"
+	"github.com/shiming-id/shiming/plugins/sdk/handle"
 )
 
 // Version is the provider's version, reported by Info.
@@ -25,13 +27,12 @@ type Provider struct {
 
 // state is everything one configuration needs.
 type state struct {
-	cfg    config
-	log    *slog.Logger
-	now    func() time.Time
-	client *http.Client
-	scan   *sealer // seals QR-session handles
-	face   *sealer // seals face certify ids
-	tokens *tokenCache
+	cfg     config
+	log     *slog.Logger
+	now     func() time.Time
+	client  *http.Client
+	handles *handle.Sealer // seals QR-session uuids and face certify ids
+	tokens  *tokenCache
 }
 
 // Option changes how New builds a Provider.
@@ -85,22 +86,17 @@ func (p *Provider) Configure(_ context.Context, raw json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	scan, err := newSealer(cfg.handleKey, "shiming/wechat/scan/v1", cfg.appID, "wxs1.")
+	handles, err := handle.NewSealer(cfg.handleKey, handleLabel)
 	if err != nil {
-		return err
-	}
-	face, err := newSealer(cfg.handleKey, "shiming/wechat/face/v1", cfg.faceAppID(), "wxf1.")
-	if err != nil {
-		return err
+		return fmt.Errorf("wechat: configure: %w", err)
 	}
 	old := p.st.Swap(&state{
-		cfg:    cfg,
-		log:    p.log,
-		now:    p.now,
-		client: newHTTPClient(cfg.httpTimeout),
-		scan:   scan,
-		face:   face,
-		tokens: &tokenCache{lock: make(chan struct{}, 1)},
+		cfg:     cfg,
+		log:     p.log,
+		now:     p.now,
+		client:  newHTTPClient(cfg.httpTimeout),
+		handles: handles,
+		tokens:  &tokenCache{lock: make(chan struct{}, 1)},
 	})
 	if old != nil {
 		old.client.CloseIdleConnections()

@@ -2,99 +2,51 @@ package wechat
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
-	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/shiming-id/shiming/contrib/sandbox"
-	"github.com/shiming-id/shiming/contrib/sandbox/citizens"
 	"github.com/shiming-id/shiming/contrib/sandbox/fault"
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxtest"
 	sbwechat "github.com/shiming-id/shiming/contrib/sandbox/wechat"
 	"github.com/shiming-id/shiming/plugins/sdk/providertest"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
-// clock is the sandbox's clock: real time plus an offset the tests move.
-type clock struct{ offset atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
-
 // vendor is the sandbox's WeChat behind an httptest server, with the
-// virtual phone acting for the test people. It implements
-// providertest.Phone by driving the sandbox's phone API over HTTP.
+// virtual phone acting for the test people (sandboxtest).
 type vendor struct {
+	*sandboxtest.Server
 	t         *testing.T
-	url       string
-	sb        *sandbox.Sandbox
-	clock     *clock
 	app       sbwechat.App // the app of Config
 	other     sbwechat.App // the app of OtherConfig
 	handleKey string
 	people    providertest.People
-	http      *http.Client
+	phone     *sandboxtest.Phone
 }
 
 func newVendor(t *testing.T) *vendor {
 	t.Helper()
-	apps, err := sandbox.GenerateApps()
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := sbwechat.GenerateApp("另一个应用")
-	if err != nil {
-		t.Fatal(err)
-	}
-	apps.WeChat = append(apps.WeChat, other)
-	srv := httptest.NewUnstartedServer(nil)
-	v := &vendor{t: t, url: "http://" + srv.Listener.Addr().String(), clock: &clock{},
-		app: apps.WeChat[0], other: other, handleKey: newKey(t), http: &http.Client{Timeout: 30 * time.Second}}
-	v.sb, err = sandbox.New(sandbox.Config{DataDir: t.TempDir(), PublicURL: v.url, Now: v.clock.Now, Apps: apps, Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = v.sb.Handler()
-	srv.Start()
-	t.Cleanup(func() {
-		v.sb.Close()
-		srv.Close()
-	})
-	reg := citizens.Default()
+	srv := sandboxtest.Start(t)
+	v := &vendor{Server: srv, t: t, app: srv.Apps.WeChat[0], other: srv.Apps.WeChat[1], handleKey: sandboxtest.HandleKey(t)}
 	person := func(key string) providertest.Person {
-		c, ok := reg.ByKey(key)
-		if !ok {
-			t.Fatalf("citizen %s missing", key)
-		}
-		return providertest.Person{Name: c.Name, IDNumber: c.IDNumber, Phone: c.Phone, Subject: v.openID(c.Key)}
+		p := srv.Person(key)
+		p.Subject = v.openID(key)
+		return p
 	}
 	// c001 passes everything; c035's card name is not the registry's;
 	// c031's face does not match.
 	v.people = providertest.People{Match: person("c001"), Mismatch: person("c035"), FaceFail: person("c031")}
+	v.phone = srv.Phone(v.people)
 	return v
 }
 
-func newKey(t testing.TB) string {
-	k := make([]byte, 32)
-	if _, err := rand.Read(k); err != nil {
-		t.Fatal(err)
-	}
-	return base64.StdEncoding.EncodeToString(k)
-}
-
 // host is the sandbox base URL of a simulated host.
-func (v *vendor) host(h string) string { return v.url + "/" + h }
+func (v *vendor) host(h string) string { return v.URL + "/" + h }
 
 // config is a valid configuration for app, pointing at the sandbox.
 func (v *vendor) config(app sbwechat.App) json.RawMessage {
@@ -134,112 +86,37 @@ func (v *vendor) openID(citizen string) string {
 	return session.OpenID
 }
 
+// mustJSON sends a JSON request to the sandbox and decodes its answer.
 func (v *vendor) mustJSON(method, u string, body, out any) {
 	v.t.Helper()
-	if err := v.doJSON(context.Background(), method, u, body, out); err != nil {
-		v.t.Fatal(err)
-	}
-}
-
-func (v *vendor) doJSON(ctx context.Context, method, u string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
+		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	req, err := http.NewRequestWithContext(v.t.Context(), method, u, rd)
 	if err != nil {
-		return err
+		v.t.Fatal(err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := v.http.Do(req)
+	resp, err := v.HTTP.Do(req)
 	if err != nil {
-		return err
+		v.t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
+	if err != nil || resp.StatusCode != http.StatusOK {
+		v.t.Fatalf("%s %s: %s: %s %v", method, req.URL.Path, resp.Status, b, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %s: %s", method, req.URL.Path, resp.Status, b)
+	if err := json.Unmarshal(b, out); err != nil {
+		v.t.Fatalf("%s %s: %v", method, req.URL.Path, err)
 	}
-	return json.Unmarshal(b, out)
-}
-
-// act performs an action on the virtual phone as a citizen.
-func (v *vendor) act(ctx context.Context, qr, action, citizen string) error {
-	var out json.RawMessage
-	return v.doJSON(ctx, http.MethodPost, v.url+"/phone/api/act",
-		map[string]string{"qr": qr, "action": action, "citizen": citizen}, &out)
-}
-
-func (v *vendor) Scan(ctx context.Context, qr string) error {
-	return v.act(ctx, qr, "scan", v.people.Match.IDNumber)
-}
-
-// Approve confirms on the phone. WeChat reports the confirmation through
-// the long-poll (the redirect is made by the login page's script), so
-// there is no callback query.
-func (v *vendor) Approve(ctx context.Context, qr string) (map[string]string, error) {
-	return nil, v.act(ctx, qr, "confirm", v.people.Match.IDNumber)
-}
-
-func (v *vendor) Cancel(ctx context.Context, qr string) (map[string]string, error) {
-	return nil, v.act(ctx, qr, "cancel", v.people.Match.IDNumber)
-}
-
-// Expire moves the sandbox's clock past the QR lifetime.
-func (v *vendor) Expire(context.Context, string) error {
-	v.clock.Advance(6 * time.Minute)
-	return nil
-}
-
-// Face passes the face check as the person it was begun for, whom the
-// phone shows in the item's title (人脸核身：NAME（masked ID）).
-func (v *vendor) Face(ctx context.Context, qr string) error {
-	var pending struct {
-		Items []struct {
-			Title     string `json:"title"`
-			QRContent string `json:"qr_content"`
-		} `json:"items"`
-	}
-	if err := v.doJSON(ctx, http.MethodGet, v.url+"/phone/api/pending", nil, &pending); err != nil {
-		return err
-	}
-	for _, it := range pending.Items {
-		if it.QRContent != qr {
-			continue
-		}
-		for _, p := range []providertest.Person{v.people.Match, v.people.FaceFail, v.people.Mismatch} {
-			if strings.Contains(it.Title, "："+p.Name+"（") {
-				return v.act(ctx, qr, "pass", p.IDNumber)
-			}
-		}
-		return fmt.Errorf("face item %q is for nobody the test knows", it.Title)
-	}
-	return fmt.Errorf("no pending face item for %s", qr)
-}
-
-func (v *vendor) SMSCode(context.Context, string) (string, error) {
-	return "", fmt.Errorf("WeChat sends no SMS")
-}
-
-// slow makes every WeChat host answer after 30 s until restored.
-func (v *vendor) slow() func() {
-	v.sb.Faults().Add(fault.Rule{Vendor: sbwechat.Vendor, Latency: 30 * time.Second})
-	return func() { v.sb.Faults().Clear(sbwechat.Vendor) }
 }
 
 // fault injects a vendor code on a path for the next n requests.
 func (v *vendor) fault(path, code string, n int) {
-	v.sb.Faults().Add(fault.Rule{Vendor: sbwechat.Vendor, Path: path, Code: code, Count: n})
-	v.t.Cleanup(func() { v.sb.Faults().Clear(sbwechat.Vendor) })
+	v.Sandbox.Faults().Add(fault.Rule{Vendor: sbwechat.Vendor, Path: path, Code: code, Count: n})
+	v.t.Cleanup(func() { v.Sandbox.Faults().Clear(sbwechat.Vendor) })
 }
-
-var _ providertest.Phone = (*vendor)(nil)

@@ -3,6 +3,7 @@ package wechat
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -72,9 +73,9 @@ func (p *Provider) BeginScan(ctx context.Context, req sdk.BeginScanRequest) (sdk
 		return sdk.ScanSession{}, perr
 	}
 	expires := time.Unix(st.now().Add(st.cfg.qrTTL).Unix(), 0)
-	h, err := st.scan.seal(scanHandle{UUID: uuid, State: req.State, Expires: expires.Unix()})
+	h, err := st.handles.Seal(handleScan, st.cfg.appID, scanHandle{UUID: uuid, State: req.State, Expires: expires.Unix()})
 	if err != nil {
-		return sdk.ScanSession{}, err
+		return sdk.ScanSession{}, fmt.Errorf("wechat: begin scan: %w", err)
 	}
 	st.log.InfoContext(ctx, "wechat: qr session started", "app_id", st.cfg.appID)
 	return sdk.ScanSession{UUID: h, QRContent: st.confirmURL(uuid), ExpiresAt: expires}, nil
@@ -90,7 +91,7 @@ func (st *state) confirmURL(uuid string) string {
 // openScan opens a QR-session handle.
 func (st *state) openScan(handle, step string) (scanHandle, error) {
 	var h scanHandle
-	if !st.scan.open(handle, &h) || h.UUID == "" {
+	if !st.handles.Open(handleScan, st.cfg.appID, handle, &h) || h.UUID == "" {
 		return scanHandle{}, sdk.E(sdk.UUIDInvalid, "wechat: "+step+": not a QR session of this app")
 	}
 	return h, nil

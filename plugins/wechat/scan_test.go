@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shiming-id/shiming/plugins/sdk"
+	"github.com/shiming-id/shiming/plugins/sdk/handle"
 )
 
 const callback = "http://127.0.0.1:8080/login/wechat/callback"
@@ -62,7 +63,7 @@ func TestBeginScanPages(t *testing.T) {
 			}
 			var h scanHandle
 			st, _ := p.state()
-			if !st.scan.open(ss.UUID, &h) || h.UUID != tc.uuid || h.State != "st1" {
+			if !st.handles.Open(handleScan, st.cfg.appID, ss.UUID, &h) || h.UUID != tc.uuid || h.State != "st1" {
 				t.Errorf("handle %q opens to %+v", ss.UUID, h)
 			}
 			if strings.Contains(ss.UUID, tc.uuid) {
@@ -176,7 +177,7 @@ func TestPollScanHandles(t *testing.T) {
 		{"tampered", p, string(tampered)},
 		{"another app's", p, foreign.UUID},
 		{"another handle_key's", rekeyed, ss.UUID},
-		{"too long", p, "wxs1." + strings.Repeat("A", maxHandle)},
+		{"too long", p, strings.Repeat("A", handle.MaxLen+1)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
