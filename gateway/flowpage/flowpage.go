@@ -170,7 +170,9 @@ func SMSRefusal(err error, provider string) (codeField string, notice *web.Notic
 		}
 		return "", &web.Notice{Tone: web.ToneWarn, Kind: "rate_limited", Text: text}
 	case errors.Is(err, smscode.ErrNotSent):
-		return web.TextSMSNotSent, nil
+		// No live code: the page shows no code field to hang a message
+		// on, so it is a notice.
+		return "", NoCodeNotice()
 	case errors.Is(err, smscode.ErrWrongPhone):
 		return web.TextSMSWrongPhone, nil
 	case errors.Is(err, smscode.ErrAttempts):
@@ -185,6 +187,15 @@ func SMSRefusal(err error, provider string) (codeField string, notice *web.Notic
 		return "", &web.Notice{Tone: web.ToneWarn, Kind: k.String(), Text: web.KindText(web.AtSMS, k, provider)}
 	}
 }
+
+// NoCodeNotice explains a code typed when none is live: never sent in
+// this browser's flow, or already used.
+func NoCodeNotice() *web.Notice {
+	return &web.Notice{Tone: web.ToneWarn, Kind: KindNoCode, Text: web.TextSMSNotSent}
+}
+
+// KindNoCode is the data-error-kind of NoCodeNotice.
+const KindNoCode = "code_not_sent"
 
 // PasswordError is the field message for a password.CheckPolicy error.
 func PasswordError(err error) string {

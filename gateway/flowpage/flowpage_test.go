@@ -70,7 +70,7 @@ func TestSMSRefusal(t *testing.T) {
 	}{
 		{"cooldown", &smscode.LimitError{Rule: smscode.RuleResend, RetryAfter: 40 * time.Second}, "", "rate_limited", "40 秒后再试"},
 		{"daily", &smscode.LimitError{Rule: smscode.RulePhone, RetryAfter: 3 * time.Hour}, "", "rate_limited", "今日"},
-		{"not sent", smscode.ErrNotSent, web.TextSMSNotSent, "", ""},
+		{"not sent", smscode.ErrNotSent, "", KindNoCode, web.TextSMSNotSent},
 		{"wrong phone", smscode.ErrWrongPhone, web.TextSMSWrongPhone, "", ""},
 		{"attempts", smscode.ErrAttempts, web.TextSMSAttempts, "", ""},
 		{"wrong code", sdk.E(sdk.CodeInvalid, "x"), web.TextSMSWrong, "", ""},

@@ -309,8 +309,7 @@ func (h *Handler) sms(w http.ResponseWriter, r *http.Request, pt config.Portal) 
 	}
 	f := h.current(r)
 	if f == nil {
-		form.Fail("code", web.TextSMSNotSent)
-		h.page(w, r, pt, "sms", form)
+		h.page(w, r, pt, "sms", form, *flowpage.NoCodeNotice())
 		return
 	}
 	binding, _ := h.o.Sessions.CurrentBinding(r)

@@ -216,3 +216,119 @@ func TestLoginPage(t *testing.T) {
 		t.Fatalf("without issuers the oidc tab is %q", p.Step())
 	}
 }
+
+// plantedCookie gives an attacker's browser a stored session (by starting
+// a flow) and plants its cookie in victim, as session fixation does. It
+// returns the attacker's browser.
+func plantedCookie(t *testing.T, h *jt.Harness, victim *jt.Browser) *jt.Browser {
+	t.Helper()
+	attacker := h.Browser()
+	attacker.Expect(attacker.Post("/hunanpea/realname/start", nil), "realname_choose")
+	u, _ := url.Parse(h.URL)
+	victim.Client.Jar.SetCookies(u, attacker.Client.Jar.Cookies(u))
+	if cookie(t, victim, h) == "" {
+		t.Fatal("no cookie planted")
+	}
+	return attacker
+}
+
+// TestEverySignInRotatesTheSession signs in by password, SMS code and
+// scan from a browser whose cookie an attacker fixed: each sign-in gives
+// the browser a new session id, and the fixed cookie signs no one in
+// (ASVS 7.2.4). The OIDC login's test is oidclogin's
+// TestOIDCSignInRotatesTheSession, the phone change's phonechange's
+// TestCommitRotatesTheSession.
+func TestEverySignInRotatesTheSession(t *testing.T) {
+	h := jt.New(t, jt.Options{})
+	h.CreateAccount(jt.ZhangWei, pw, account.Link{Provider: "wechat", Subject: jt.ZhangWei.Identity("wechat").Subject})
+	for _, tc := range []struct {
+		method string
+		signIn func(b *jt.Browser) *jt.Page
+	}{
+		{"password", func(b *jt.Browser) *jt.Page { return passwordLogin(b, jt.ZhangWei, pw) }},
+		{"sms", func(b *jt.Browser) *jt.Page {
+			h.Clock.Advance(h.Config.Limits.SMSResendAfter.D())
+			return smsLogin(t, h, b, jt.ZhangWei.Phone)
+		}},
+		{"scan", func(b *jt.Browser) *jt.Page {
+			qr := b.Expect(b.Post("/hunanpea/login/scan", url.Values{"provider": {"wechat"}}), "qr")
+			return h.ConfirmScan(b, qr, "wechat", jt.ZhangWei.Identity("wechat"))
+		}},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			victim := h.Browser()
+			attacker := plantedCookie(t, h, victim)
+			fixed := cookie(t, victim, h)
+			victim.Expect(tc.signIn(victim), "home")
+			if now := cookie(t, victim, h); now == "" || now == fixed {
+				t.Fatalf("%s sign-in kept the session id", tc.method)
+			}
+			if p := attacker.Get("/hunanpea/home"); p.Name() != "login" {
+				t.Fatalf("the fixed cookie is signed in after a %s sign-in", tc.method)
+			}
+		})
+	}
+}
+
+// TestSMSCodeIsSingleUse replays a code after the sign-in it served, in
+// the same browser (a double submit, the back button) and in another
+// one: the SMS plugin is stateless, so the gateway must not ask it again
+// (its ticket was used up with the flow), and nobody signs in twice.
+func TestSMSCodeIsSingleUse(t *testing.T) {
+	h := jt.New(t, jt.Options{})
+	h.CreateAccount(jt.LiNa, pw)
+	sms := h.Providers.SMS["sms"]
+	b := h.Browser()
+	b.Expect(smsLogin(t, h, b, jt.LiNa.Phone), "home")
+	code, _ := sms.LastCode(jt.LiNa.Phone)
+	verified := sms.Calls("VerifyCode")
+	for name, br := range map[string]*jt.Browser{"same browser": b, "another browser": h.Browser()} {
+		p := br.Expect(br.Post("/hunanpea/login/sms", url.Values{"action": {"verify"}, "phone": {jt.LiNa.Phone}, "code": {code}}), "login")
+		if p.Step() != "login_sms" || !p.HasErrorKind("code_not_sent") {
+			t.Fatalf("%s: replay ended on %q, kinds %v", name, p.Step(), p.ErrorKinds())
+		}
+	}
+	if n := sms.Calls("VerifyCode"); n != verified {
+		t.Fatalf("a used ticket was checked again (%d → %d vendor checks)", verified, n)
+	}
+	if got := logins(h, "sms", "success"); got != 1 {
+		t.Fatalf("sms successes %v, want 1", got)
+	}
+}
+
+// TestSessionTimeoutsEndSignIn drives the signed-in candidate's home page
+// with the harness clock: 30 minutes without a request end the session
+// (idle timeout), and a session kept busy ends 8 hours after sign-in
+// (absolute timeout), as SECURITY.md documents (ASVS 7.3.1, 7.3.2).
+func TestSessionTimeoutsEndSignIn(t *testing.T) {
+	h := jt.New(t, jt.Options{})
+	h.CreateAccount(jt.ZhangWei, pw)
+	signedIn := func(b *jt.Browser) bool { return b.Get("/hunanpea/home").Name() == "home" }
+
+	t.Run("idle", func(t *testing.T) {
+		b := h.Browser()
+		b.Expect(passwordLogin(b, jt.ZhangWei, pw), "home")
+		h.Clock.Advance(29 * time.Minute)
+		if !signedIn(b) {
+			t.Fatal("signed out after 29 idle minutes")
+		}
+		h.Clock.Advance(30*time.Minute + time.Second)
+		if signedIn(b) {
+			t.Fatal("still signed in after 30 idle minutes")
+		}
+	})
+	t.Run("absolute", func(t *testing.T) {
+		b := h.Browser()
+		b.Expect(passwordLogin(b, jt.ZhangWei, pw), "home")
+		for i := range 23 {
+			h.Clock.Advance(20 * time.Minute)
+			if !signedIn(b) {
+				t.Fatalf("signed out after %v of activity", time.Duration(i+1)*20*time.Minute)
+			}
+		}
+		h.Clock.Advance(20 * time.Minute) // 8 h after sign-in
+		if signedIn(b) {
+			t.Fatal("still signed in 8 hours after sign-in")
+		}
+	})
+}

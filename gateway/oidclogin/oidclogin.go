@@ -3,10 +3,11 @@
 // state and a nonce per transaction kept in a flow bound to the browser,
 // the ID token verified by coreos/go-oidc (issuer, audience, expiry,
 // signature with RS256 or ES256 only) plus the checks go-oidc leaves to
-// its caller (nonce, iat, sub, the userinfo sub). The account is found by
-// its link to the issuer's subject, or, when the issuer's real-name claims
-// are trusted by configuration, by the claimed ID number (and linked), or
-// a registration begins pre-filled from the claims.
+// its caller (nonce, iat present and not in the future, sub, the userinfo
+// sub). The account is found by its link to the issuer's subject, or,
+// when the issuer's real-name claims are trusted by configuration, by the
+// claimed ID number (and linked), or a registration begins pre-filled
+// from the claims.
 package oidclogin
 
 import (
@@ -40,6 +41,10 @@ const Kind = "oidc"
 
 // SigningAlgs are the only ID-token algorithms accepted ("none" never is).
 var SigningAlgs = []string{oidc.RS256, oidc.ES256}
+
+// MaxIssuedAtSkew is how far in the future an ID token's iat may lie
+// (the issuer's clock running ahead of ours); go-oidc allows nbf the same.
+const MaxIssuedAtSkew = 5 * time.Minute
 
 // State is a transaction's state.
 type State struct {
@@ -367,6 +372,11 @@ func (h *Handler) verify(ctx context.Context, iss *issuer, st State, code string
 	}
 	if id.Subject == "" || id.IssuedAt.IsZero() {
 		return nil, nil, refuse(metrics.RefusalToken, errors.New("sub or iat missing"))
+	}
+	// go-oidc checks exp and nbf but not iat: a token "issued" in the
+	// future comes from a broken or forged issuer clock.
+	if id.IssuedAt.After(h.o.Now().Add(MaxIssuedAtSkew)) {
+		return nil, nil, refuse(metrics.RefusalToken, fmt.Errorf("iat %s is in the future", id.IssuedAt.UTC().Format(time.RFC3339)))
 	}
 	claims := map[string]any{}
 	if err := id.Claims(&claims); err != nil {

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -141,5 +142,36 @@ func TestPasswordGuardPerIP(t *testing.T) {
 	}
 	if d, _ := g.Before(ctx, "acct-z", "9.9.9.9"); d.Allowed || d.Rule != RulePasswordIP {
 		t.Fatalf("per-IP limit not applied across accounts: %+v", d)
+	}
+}
+
+// TestPasswordGuardPerAccount spreads guesses at one account over many
+// addresses and slowly enough that neither the lockout nor the growing
+// delay bites: the hourly budget per account still stops them (ASVS
+// 4.0.3 2.2.1: at most 100 failures an hour on one account).
+func TestPasswordGuardPerAccount(t *testing.T) {
+	ctx := context.Background()
+	l, c := newLimiter(t)
+	g := NewPasswordGuard(l, PasswordPolicy{PerAccountPerHour: 6, PerIPPerHour: 100, LockoutAfter: 100, LockoutFor: time.Minute, DelayAfter: 100})
+	for i := range 6 {
+		ip := fmt.Sprintf("10.0.0.%d", i)
+		if d, err := g.Before(ctx, "acct", ip); err != nil || !d.Allowed {
+			t.Fatalf("guess %d refused: %+v %v", i, d, err)
+		}
+		if err := g.Failed(ctx, "acct"); err != nil {
+			t.Fatal(err)
+		}
+		c.Add(time.Minute)
+	}
+	d, _ := g.Before(ctx, "acct", "10.0.1.1")
+	if d.Allowed || d.Rule != RulePasswordAccount || d.RetryAfter != 53*time.Minute+30*time.Second {
+		t.Fatalf("seventh guess in the hour: %+v", d)
+	}
+	if d, _ := g.Before(ctx, "other", "10.0.1.1"); !d.Allowed {
+		t.Fatalf("another account was limited: %+v", d)
+	}
+	c.Add(d.RetryAfter)
+	if d, _ := g.Before(ctx, "acct", "10.0.1.1"); !d.Allowed {
+		t.Fatalf("the budget did not renew with the hour: %+v", d)
 	}
 }

@@ -3,6 +3,7 @@ package smscode_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -123,5 +124,65 @@ func TestSendLimits(t *testing.T) {
 	clock.Advance(time.Minute)
 	if _, err := s.Send(ctx, smscode.Request{Phone: "13800001004", Purpose: smscode.PurposeLogin}); sdk.KindOf(err) != sdk.VendorUnavailable {
 		t.Fatalf("vendor down: %v", err)
+	}
+}
+
+// TestSendBudgetsPerIPAndPerDay pumps codes to many different numbers
+// (SMS pumping): the per-address budget stops one client, the gateway's
+// daily budget stops all of them together; neither reaches the vendor.
+func TestSendBudgetsPerIPAndPerDay(t *testing.T) {
+	ctx := context.Background()
+	clock := jt.NewClock(time.Date(2026, 2, 27, 9, 0, 0, 0, time.UTC))
+	st, err := sqlite.Open(ctx, t.TempDir()+"/db", sqlite.Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	lim, err := ratelimit.New(st, st, clock.Now, prometheus.NewRegistry(), smscode.RuleNames()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := jt.NewSMS(clock.Now)
+	limits := config.Limits{SMSPerPhonePerDay: 10, SMSPerIDPerDay: 10, SMSPerIPPerDay: 3, SMSPerDay: 5, SMSResendAfter: config.Duration(time.Minute)}
+	s, err := smscode.New(smscode.Options{Provider: "sms", Providers: &jt.Providers{SMS: map[string]*jt.SMS{"sms": fake}},
+		Limiter: lim, Limits: limits, Now: clock.Now, Hash: func(kind, v string) string { return kind + ":" + v }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	send := func(ip string) error {
+		n++
+		_, err := s.Send(ctx, smscode.Request{Phone: fmt.Sprintf("139%08d", n), Purpose: smscode.PurposeBindPhone, IP: ip})
+		return err
+	}
+	rule := func(err error) string {
+		var le *smscode.LimitError
+		if errors.As(err, &le) {
+			return le.Rule
+		}
+		return fmt.Sprint(err)
+	}
+	for i := range 3 {
+		if err := send("10.0.0.1"); err != nil {
+			t.Fatalf("send %d from one address: %v", i, err)
+		}
+	}
+	if r := rule(send("10.0.0.1")); r != smscode.RuleIP {
+		t.Fatalf("fourth from one address: %q", r)
+	}
+	for i := range 2 {
+		if err := send(fmt.Sprintf("10.0.1.%d", i)); err != nil {
+			t.Fatalf("send from another address: %v", err)
+		}
+	}
+	if r := rule(send("10.0.2.1")); r != smscode.RuleDay {
+		t.Fatalf("sixth of the day: %q", r)
+	}
+	if got := fake.Sent(""); got != 5 {
+		t.Fatalf("%d codes reached the vendor, want 5", got)
+	}
+	clock.Advance(15 * time.Hour) // the next day (UTC windows)
+	if err := send("10.0.0.1"); err != nil {
+		t.Fatalf("the budgets did not renew the next day: %v", err)
 	}
 }
