@@ -146,6 +146,7 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request, pt config.Portal,
 	if tab == "sms" {
 		if f := h.current(r); f != nil && f.State.SMS.Sent() && f.State.SMS.Purpose == smscode.PurposeLogin {
 			data.SMSSent, data.MaskedPhone = true, cnid.MaskPhone(f.State.SMS.Phone)
+			data.ValidFor = web.ValidFor(f.State.SMS.ValidFor())
 			if d := h.o.SMS.ResendIn(f.State.SMS); d > 0 {
 				data.ResendIn = web.Wait(d)
 			}

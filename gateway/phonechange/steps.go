@@ -42,6 +42,7 @@ func (h *Handler) changePage(c *call, form web.Form, notices ...web.Notice) web.
 	data := web.PhoneData{Action: h.url(c.pt, c.f.ID, StepChange)}
 	if st.SMS.Sent() && st.SMS.Purpose == smscode.PurposeChangePhone {
 		data.Sent, data.MaskedPhone, data.AttemptsLeft = true, cnid.MaskPhone(st.SMS.Phone), st.SMS.AttemptsLeft()
+		data.ValidFor = web.ValidFor(st.SMS.ValidFor())
 		if d := h.o.SMS.ResendIn(st.SMS); d > 0 {
 			data.ResendIn = web.Wait(d)
 		}
@@ -397,6 +398,7 @@ func (h *Handler) resetPage(c *call, form web.Form, notices ...web.Notice) web.P
 	data := web.PhoneData{Action: h.url(c.pt, c.f.ID, StepReset)}
 	if st.SMS.Sent() && st.SMS.Purpose == smscode.PurposeResetPassword {
 		data.Sent, data.MaskedPhone, data.AttemptsLeft = true, cnid.MaskPhone(st.SMS.Phone), st.SMS.AttemptsLeft()
+		data.ValidFor = web.ValidFor(st.SMS.ValidFor())
 		if d := h.o.SMS.ResendIn(st.SMS); d > 0 {
 			data.ResendIn = web.Wait(d)
 		}

@@ -216,6 +216,7 @@ func (h *Handler) phonePage(c *call, form web.Form, notices ...web.Notice) web.P
 	data := web.PhoneData{Action: h.url(c.pt, c.f.ID, StepPhone), MaskedName: cnid.MaskName(st.Name), MaskedID: cnid.MaskID(st.IDNumber)}
 	if st.SMS.Sent() && st.SMS.Purpose == smscode.PurposeBindPhone {
 		data.Sent, data.MaskedPhone, data.AttemptsLeft = true, cnid.MaskPhone(st.SMS.Phone), st.SMS.AttemptsLeft()
+		data.ValidFor = web.ValidFor(st.SMS.ValidFor())
 		if d := h.o.SMS.ResendIn(st.SMS); d > 0 {
 			data.ResendIn = web.Wait(d)
 		}

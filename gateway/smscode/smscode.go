@@ -54,6 +54,15 @@ type Ticket struct {
 	Used      bool      `json:"used,omitempty"`
 }
 
+// ValidFor is how long the code lives from when it was sent, as the SMS
+// provider set it; zero when unknown.
+func (t Ticket) ValidFor() time.Duration {
+	if t.ExpiresAt.IsZero() || t.SentAt.IsZero() {
+		return 0
+	}
+	return t.ExpiresAt.Sub(t.SentAt)
+}
+
 // Sent reports whether a code was sent and not yet used.
 func (t Ticket) Sent() bool { return t.Ticket != "" && !t.Used }
 

@@ -118,6 +118,14 @@ func Wait(d time.Duration) string {
 	}
 }
 
+// ValidFor says how long a one-time code lives, or "" when unknown.
+func ValidFor(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return Wait(d)
+}
+
 // levelNames are the Chinese names of evidence levels.
 var levelNames = map[string]string{
 	"phone":   "手机号码验证",

@@ -66,6 +66,7 @@ type PhoneData struct {
 	// Sent says a code was sent, to MaskedPhone.
 	Sent         bool
 	MaskedPhone  string
+	ValidFor     string // how long the code lives, e.g. "5 分钟"
 	ResendIn     string
 	AttemptsLeft int
 	// Known values shown read-only (masked), when the page has them.
@@ -93,6 +94,7 @@ type LoginData struct {
 	// SMS tab.
 	SMSSent     bool
 	MaskedPhone string
+	ValidFor    string
 	ResendIn    string
 	// Scan tab.
 	ScanProviders []Choice
