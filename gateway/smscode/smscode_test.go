@@ -189,10 +189,10 @@ func TestSendBudgetsPerIPAndPerDay(t *testing.T) {
 
 func TestTicketValidFor(t *testing.T) {
 	sent := time.Date(2026, 2, 27, 9, 0, 0, 0, time.UTC)
-	if got := (Ticket{SentAt: sent, ExpiresAt: sent.Add(5 * time.Minute)}).ValidFor(); got != 5*time.Minute {
+	if got := (smscode.Ticket{SentAt: sent, ExpiresAt: sent.Add(5 * time.Minute)}).ValidFor(); got != 5*time.Minute {
 		t.Fatalf("ValidFor = %v", got)
 	}
-	if got := (Ticket{SentAt: sent}).ValidFor(); got != 0 {
+	if got := (smscode.Ticket{SentAt: sent}).ValidFor(); got != 0 {
 		t.Fatalf("ValidFor without an expiry = %v", got)
 	}
 }
