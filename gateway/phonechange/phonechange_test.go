@@ -274,6 +274,25 @@ func TestCommitRotatesTheSession(t *testing.T) {
 			t.Fatalf("the old cookie still opens the flow: %d", p.Status)
 		}
 	})
+	t.Run("phone change while signed in as the account", func(t *testing.T) {
+		// The browser that makes the change is signed out with every other
+		// session of the account, yet still sees the page that says so.
+		h := jt.New(t, jt.Options{})
+		h.CreateAccount(jt.ZhangWei, pw)
+		b := h.Browser()
+		b.Expect(b.Post("/hunanpea/login/password", url.Values{"id_number": {jt.ZhangWei.IDNumber}, "password": {pw}}), "home")
+		base := startChange(t, b, jt.ZhangWei.IDNumber)
+		b.Expect(send(b, base, "张伟", "13900005555"), "forgot_change")
+		code, _ := h.Providers.SMS["sms"].LastCode("13900005555")
+		b.Expect(verify(b, base, "张伟", "13900005555", code), "face")
+		b.Expect(h.PassFace(b, base+"face", "alipay"), "forgot_confirm")
+		if p := b.Post(base+"confirm", nil); p.Status != http.StatusOK || !p.Contains("验码登录") {
+			t.Fatalf("the done page after the change: %d %s", p.Status, p.Name())
+		}
+		if p := b.Get("/hunanpea/home"); p.Attr("signed-in") == "1" {
+			t.Fatal("the browser that changed the phone is still signed in")
+		}
+	})
 	t.Run("password reset", func(t *testing.T) {
 		h := jt.New(t, jt.Options{})
 		h.CreateAccount(jt.ZhangWei, pw)

@@ -369,9 +369,10 @@ func (h *Handler) confirmSubmit(w http.ResponseWriter, r *http.Request, c *call)
 		}
 	}
 	// This browser proved the account: a new session id kills any cookie
-	// fixed in it beforehand (ASVS 7.2.4); then every session of the
-	// account ends.
-	if err := h.o.Sessions.Renew(w, r); err != nil {
+	// fixed in it beforehand (ASVS 7.2.4), and the browser is signed out
+	// (it keeps its flows, so the done page still shows); then every
+	// session of the account ends, everywhere.
+	if err := h.o.Sessions.SignOut(w, r); err != nil {
 		log.ErrorContext(ctx, "phonechange: renew session", slog.Any("error", err))
 	}
 	ended, err := h.o.Sessions.EndAccount(ctx, a.ID)
@@ -486,7 +487,7 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 	if err := h.o.Guard.Cleared(ctx, h.o.Accounts.HashIDNumber(a.IDNumber)); err != nil {
 		log.WarnContext(ctx, "phonechange: clear password failures", slog.Any("error", err))
 	}
-	if err := h.o.Sessions.Renew(w, r); err != nil {
+	if err := h.o.Sessions.SignOut(w, r); err != nil {
 		log.ErrorContext(ctx, "phonechange: renew session", slog.Any("error", err))
 	}
 	if _, err := h.o.Sessions.EndAccount(ctx, a.ID); err != nil {

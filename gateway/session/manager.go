@@ -121,6 +121,14 @@ func (m *Manager) Renew(w http.ResponseWriter, r *http.Request) error {
 	return m.renew(w, r, nil)
 }
 
+// SignOut gives the request's session a new token and id without an
+// account, keeping its other values (the browser binding of open flows):
+// the browser is signed out but can finish what it is doing.
+func (m *Manager) SignOut(w http.ResponseWriter, r *http.Request) error {
+	none := ""
+	return m.renew(w, r, &none)
+}
+
 func (m *Manager) renew(w http.ResponseWriter, r *http.Request, accountID *string) error {
 	sess, err := m.Session(r)
 	if err != nil {
