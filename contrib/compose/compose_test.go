@@ -338,50 +338,87 @@ func TestGatewayConfiguration(t *testing.T) {
 				}
 			}
 
-			// Providers reach the sandbox service on the port it listens on.
-			sbPort := port(t, flagValue(t, service(t, p, "sandbox"), "--listen"))
+			// The vendors are the sandbox service: the providers and the
+			// government IdP come from the credentials file it writes, read
+			// from its data volume mounted read-only.
 			for _, pr := range cfg.Providers {
-				for k, v := range pr.Config {
-					str, ok := v.(string)
-					if !ok || !strings.HasPrefix(str, "http") {
-						continue
+				if pr.Builtin == "" || len(pr.Config) > 0 {
+					t.Errorf("providers %s: configured in the file; the sandbox's apps file configures the built-in providers", pr.Name)
+				}
+			}
+			if len(cfg.OIDC) > 0 {
+				t.Errorf("oidc is configured in the file; the sandbox's apps file gives its government IdP")
+			}
+			sb := service(t, p, "sandbox")
+			if cfg.Sandbox.Enabled || cfg.Sandbox.AppsFile == "" {
+				t.Fatalf("sandbox %+v: want the external sandbox's apps_file", cfg.Sandbox)
+			}
+			written := filepath.Join(flagValue(t, sb, "--data"), "sandbox", "sandbox-apps.yaml")
+			var sbVolume string
+			for _, v := range sb.Volumes {
+				if v.Type == types.VolumeTypeVolume && strings.HasPrefix(written, v.Target+"/") {
+					sbVolume = v.Source
+					written = strings.TrimPrefix(written, v.Target)
+				}
+			}
+			if sbVolume == "" {
+				t.Fatalf("sandbox: its --data %s is not in a volume", flagValue(t, sb, "--data"))
+			}
+			found := false
+			for _, v := range s.Volumes {
+				if v.Type == types.VolumeTypeVolume && v.Source == sbVolume {
+					found = true
+					if !v.ReadOnly {
+						t.Errorf("the sandbox's volume %s is mounted writable at %s", sbVolume, v.Target)
 					}
-					if host, prt := urlPort(t, str); host == "sandbox" && prt != sbPort {
-						t.Errorf("providers %s config %s: %s, the sandbox listens on %s", pr.Name, k, str, sbPort)
+					if want := v.Target + written; cfg.Sandbox.AppsFile != want {
+						t.Errorf("sandbox.apps_file %s, the sandbox writes it at %s", cfg.Sandbox.AppsFile, want)
 					}
 				}
+			}
+			if !found {
+				t.Errorf("the sandbox's volume %s is not mounted", sbVolume)
 			}
 		})
 	}
 }
 
+// sandboxIssuerID is the id the gateway gives the sandbox's government
+// IdP when it reads the apps file (gateway/cmd/shiming/serve.go).
+const sandboxIssuerID = "zwfw"
+
 func TestSandboxAndGatewaysAgree(t *testing.T) {
 	p := loadProject(t)
 	sb := service(t, p, "sandbox")
-	cfg := gatewayConfig(t, p, "gateway-1")
-
 	public := strings.TrimSuffix(flagValue(t, sb, "--public-url"), "/")
-	redirects := strings.Split(flagValue(t, sb, "--oidc-redirect"), ",")
-	for _, is := range cfg.OIDC {
-		if want := cfg.PublicBase() + "/oidc/" + is.ID + "/callback"; !slices.Contains(redirects, want) {
-			t.Errorf("oidc %s: the sandbox allows %q, the gateway uses %s", is.ID, redirects, want)
-		}
-		if !strings.HasPrefix(is.IssuerURL, public+"/") {
-			t.Errorf("oidc %s: issuer %s is not the sandbox's public URL %s", is.ID, is.IssuerURL, public)
-		}
-	}
-	if len(cfg.OIDC) == 0 {
-		t.Error("no government IdP configured; the sandbox serves one")
-	}
+	host, pubPort := urlPort(t, public)
 
-	// The published sandbox port is the one in its public URL.
-	_, pubPort := urlPort(t, public)
+	// One URL for browsers and containers: browsers resolve *.localhost
+	// to 127.0.0.1, containers resolve the alias to the sandbox.
+	if !strings.HasSuffix(host, ".localhost") {
+		t.Errorf("sandbox --public-url %s: want a *.localhost host, which browsers on the host resolve to 127.0.0.1", public)
+	}
+	nw := sb.Networks["default"]
+	if nw == nil || !slices.Contains(nw.Aliases, host) {
+		t.Errorf("sandbox: %s is not a network alias, so containers cannot resolve it (networks %+v)", host, sb.Networks)
+	}
 	found := false
 	for _, pc := range sb.Ports {
-		found = found || (pc.Published == pubPort && strconv.Itoa(int(pc.Target)) == port(t, flagValue(t, sb, "--listen")))
+		found = found || (pc.Published == pubPort && pc.HostIP == "127.0.0.1" && strconv.Itoa(int(pc.Target)) == port(t, flagValue(t, sb, "--listen")))
 	}
 	if !found {
 		t.Errorf("sandbox: public URL %s is not the published port %+v", public, sb.Ports)
+	}
+
+	redirects := strings.Split(flagValue(t, sb, "--oidc-redirect"), ",")
+	for _, name := range gateways {
+		cfg := gatewayConfig(t, p, name)
+		if got := strings.TrimSuffix(cfg.Sandbox.PublicURL, "/"); got != public {
+			t.Errorf("%s: sandbox.public_url %s, the sandbox's --public-url is %s", name, got, public)
+		}
+		if want := cfg.PublicBase() + "/oidc/" + sandboxIssuerID + "/callback"; !slices.Contains(redirects, want) {
+			t.Errorf("%s: the sandbox allows %q, the gateway's callback is %s", name, redirects, want)
+		}
 	}
 }
 

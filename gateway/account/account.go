@@ -11,6 +11,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -105,6 +106,12 @@ type Service struct {
 	// dummy is a hash verified when no account matches, so that a login
 	// for an unknown ID number costs as much as one for a known one.
 	dummy string
+	// hashing holds a slot per core: at most that many password hashes
+	// run at once, the others queue. Each argon2id hash works through
+	// its own 19 MiB; more hashes than cores only share the caches and
+	// the memory bandwidth, so each costs more CPU and the memory grows
+	// with the queue (BENCHMARKS.md).
+	hashing chan struct{}
 }
 
 // NewService returns an account service.
@@ -113,8 +120,38 @@ func NewService(s store.Accounts, keys *pii.Keyring, params password.Params, now
 	if err != nil {
 		return nil, fmt.Errorf("account: %w", err)
 	}
-	return &Service{store: s, keys: keys, params: params, now: now, dummy: dummy}, nil
+	return &Service{store: s, keys: keys, params: params, now: now, dummy: dummy,
+		hashing: make(chan struct{}, runtime.GOMAXPROCS(0))}, nil
 }
+
+// hash hashes a password when a hashing slot is free.
+func (s *Service) hash(ctx context.Context, pw string) (string, error) {
+	if err := s.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer s.release()
+	return password.Hash(pw, s.params)
+}
+
+// verify checks a password against a hash when a hashing slot is free.
+func (s *Service) verify(ctx context.Context, pw, hash string) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	return password.Verify(pw, hash)
+}
+
+func (s *Service) acquire(ctx context.Context) error {
+	select {
+	case s.hashing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("account: waiting to hash a password: %w", ctx.Err())
+	}
+}
+
+func (s *Service) release() { <-s.hashing }
 
 // HashIDNumber returns the lookup hash of an ID number, also used as a
 // stable, non-reversible key for rate limits and metrics-free logs.
@@ -131,7 +168,7 @@ func (s *Service) HashPhone(phone string) string {
 // is hashed here; the caller has checked the policy.
 func (s *Service) Create(ctx context.Context, n New) (Account, error) {
 	id := cnid.Normalize(n.IDNumber)
-	hash, err := password.Hash(n.Password, s.params)
+	hash, err := s.hash(ctx, n.Password)
 	if err != nil {
 		return Account{}, fmt.Errorf("account: create: %w", err)
 	}
@@ -242,13 +279,15 @@ func (s *Service) open(rec store.Account) (Account, error) {
 func (s *Service) CheckPassword(ctx context.Context, idNumber, pw string) (Account, error) {
 	a, err := s.ByIDNumber(ctx, idNumber)
 	if errors.Is(err, ErrNotFound) {
-		_ = password.Verify(pw, s.dummy)
+		if err := s.verify(ctx, pw, s.dummy); err != nil && !errors.Is(err, password.ErrMismatch) {
+			return Account{}, err
+		}
 		return Account{}, ErrWrongPassword
 	}
 	if err != nil {
 		return Account{}, err
 	}
-	if err := password.Verify(pw, a.rec.PasswordHash); err != nil {
+	if err := s.verify(ctx, pw, a.rec.PasswordHash); err != nil {
 		if errors.Is(err, password.ErrMismatch) {
 			return Account{}, ErrWrongPassword
 		}
@@ -268,7 +307,7 @@ func (s *Service) ChangePhone(ctx context.Context, accountID, phone string) (Acc
 
 // SetPassword replaces an account's password.
 func (s *Service) SetPassword(ctx context.Context, accountID, pw string) (Account, error) {
-	hash, err := password.Hash(pw, s.params)
+	hash, err := s.hash(ctx, pw)
 	if err != nil {
 		return Account{}, fmt.Errorf("account: set password: %w", err)
 	}

@@ -137,3 +137,51 @@ func TestChangePhone(t *testing.T) {
 		t.Fatalf("old phone still finds the account: %v", err)
 	}
 }
+
+// TestHashingWaitsForACore fills every hashing slot: password work then
+// waits, and gives up with the request's context, for known and unknown
+// ID numbers alike; a freed slot lets it through.
+func TestHashingWaitsForACore(t *testing.T) {
+	s := newService(t)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, zhang); err != nil {
+		t.Fatal(err)
+	}
+	for range cap(s.hashing) {
+		s.hashing <- struct{}{}
+	}
+	tests := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"sign-in", func(ctx context.Context) error {
+			_, err := s.CheckPassword(ctx, zhang.IDNumber, zhang.Password)
+			return err
+		}},
+		{"unknown number", func(ctx context.Context) error { _, err := s.CheckPassword(ctx, "430102199503141243", "x"); return err }},
+		{"new account", func(ctx context.Context) error {
+			n := zhang
+			n.IDNumber, n.Phone, n.Links = "430103199708222465", "13800001002", nil
+			_, err := s.Create(ctx, n)
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			if err := tt.call(ctx); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("with every slot taken: %v, want the context's deadline", err)
+			}
+		})
+	}
+	done := make(chan error, 1)
+	go func() { _, err := s.CheckPassword(ctx, zhang.IDNumber, zhang.Password); done <- err }()
+	<-s.hashing
+	if err := <-done; err != nil {
+		t.Fatalf("after a slot was freed: %v", err)
+	}
+	if n := len(s.hashing); n != cap(s.hashing)-1 {
+		t.Errorf("%d slots taken after the sign-in, want %d", n, cap(s.hashing)-1)
+	}
+}

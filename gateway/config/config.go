@@ -29,6 +29,10 @@ type Config struct {
 	// DataDir holds the SQLite database, generated keys and plugin
 	// sockets of the embedded default.
 	DataDir string `yaml:"data_dir"`
+	// PProf serves Go's profiles (net/http/pprof) under /debug/pprof/ on
+	// the ops listener, for measuring where the time goes under load
+	// (BENCHMARKS.md). Off by default; SHIMING_PPROF=1 turns it on.
+	PProf bool `yaml:"pprof"`
 
 	Storage   Storage    `yaml:"storage"`
 	Redis     Redis      `yaml:"redis"`
@@ -62,6 +66,9 @@ type Redis struct {
 	Addr     string `yaml:"addr"`
 	Password string `yaml:"password"`
 	DB       int    `yaml:"db"`
+	// Prefix starts every key, so that several deployments (or test
+	// runs) can share one Redis. Empty means "shiming:".
+	Prefix string `yaml:"prefix"`
 }
 
 // Keys locates the master key that seals personal data and signs tickets.

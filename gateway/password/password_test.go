@@ -71,6 +71,21 @@ func BenchmarkHashDefault(b *testing.B) {
 	}
 }
 
+// BenchmarkHashParallel hashes at the default cost on every core at once:
+// the password ceiling of the machine, the most password sign-ins or
+// registrations per second it can do (BENCHMARKS.md (a)).
+func BenchmarkHashParallel(b *testing.B) {
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := Hash("kaoshi2026", DefaultParams); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "hashes/s")
+}
+
 func FuzzVerify(f *testing.F) {
 	h, _ := Hash("Secret123", fast)
 	f.Add("Secret123", h)

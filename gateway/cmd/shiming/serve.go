@@ -127,7 +127,7 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger) (*se
 		if cfg.Redis.Password != "" {
 			u.User = url.UserPassword("", cfg.Redis.Password)
 		}
-		rs, err := redisstore.Open(ctx, u.String(), redisstore.Options{})
+		rs, err := redisstore.Open(ctx, u.String(), redisstore.Options{Prefix: cfg.Redis.Prefix})
 		if err != nil {
 			return s, fmt.Errorf("redis %s: %w", cfg.Redis.Addr, err)
 		}
@@ -360,8 +360,13 @@ func (s *server) run(ctx context.Context, stdout io.Writer) error {
 		errc <- err
 	}
 	n := 2
+	var opsHandler http.Handler = s.ops
+	if s.cfg.PProf {
+		opsHandler = withPProf(s.ops)
+		s.logger.Warn("profiling endpoints are on: /debug/pprof/ on the ops listener", "ops_listen", opsLn.Addr().String())
+	}
 	go serve("public", s.public, pubLn)
-	go serve("ops", s.ops, opsLn)
+	go serve("ops", opsHandler, opsLn)
 	if s.sbLn != nil {
 		n++
 		go serve("sandbox", s.sandbox.Handler(), s.sbLn)

@@ -119,7 +119,10 @@ func Flavor() sqlstore.Flavor {
 	return sqlstore.Flavor{
 		Name:         "sqlite",
 		TimeAsMicros: true,
-		CloseSQL:     []string{"PRAGMA wal_checkpoint(TRUNCATE)"},
+		// The driver parses and plans a statement on every call unless it
+		// is prepared once and reused.
+		CacheStatements: true,
+		CloseSQL:        []string{"PRAGMA wal_checkpoint(TRUNCATE)"},
 		IsUniqueViolation: func(err error) bool {
 			return hasCode(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 		},

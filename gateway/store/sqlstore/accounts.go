@@ -73,7 +73,7 @@ func (s *Store) getAccount(ctx context.Context, step, where, arg string) (store.
 		a                 store.Account
 		idHash, phoneHash sql.NullString
 	)
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT `+accountColumns+` FROM accounts WHERE `+where), arg).Scan(
+	err := s.rs.QueryRowContext(ctx, s.q(`SELECT `+accountColumns+` FROM accounts WHERE `+where), arg).Scan(
 		&a.ID, &idHash, &a.IDNumberSealed, &a.NameSealed, &phoneHash, &a.PhoneSealed,
 		&a.PasswordHash, &a.Portal, tc(&a.CreatedAt), tc(&a.UpdatedAt), &a.Version)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -130,7 +130,7 @@ func (s *Store) versionMiss(ctx context.Context, q querier, res sql.Result, tabl
 
 // AddEvidence records one more verification of an account.
 func (s *Store) AddEvidence(ctx context.Context, e store.Evidence) error {
-	if err := s.addEvidence(ctx, s.w, e); err != nil {
+	if err := s.addEvidence(ctx, s.ws, e); err != nil {
 		return fmt.Errorf("sqlstore: add evidence: %w", err)
 	}
 	return nil
@@ -144,7 +144,7 @@ func (s *Store) addEvidence(ctx context.Context, q querier, e store.Evidence) er
 
 // ListEvidence returns an account's evidence, oldest first.
 func (s *Store) ListEvidence(ctx context.Context, accountID string) ([]store.Evidence, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT account_id, provider, level, reference, verified_at
+	rows, err := s.rs.QueryContext(ctx, s.q(`SELECT account_id, provider, level, reference, verified_at
 		FROM evidence WHERE account_id = ? ORDER BY verified_at, id`), accountID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list evidence: %w", err)
@@ -166,7 +166,7 @@ func (s *Store) ListEvidence(ctx context.Context, accountID string) ([]store.Evi
 
 // CreateLink ties a provider subject to an account.
 func (s *Store) CreateLink(ctx context.Context, l store.Link) error {
-	if err := s.createLink(ctx, s.w, l); err != nil {
+	if err := s.createLink(ctx, s.ws, l); err != nil {
 		return fmt.Errorf("sqlstore: create link: %w", err)
 	}
 	return nil
@@ -181,7 +181,7 @@ func (s *Store) createLink(ctx context.Context, q querier, l store.Link) error {
 // GetLink returns the link of a provider subject.
 func (s *Store) GetLink(ctx context.Context, provider, subject string) (store.Link, error) {
 	var l store.Link
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT provider, subject, account_id, created_at
+	err := s.rs.QueryRowContext(ctx, s.q(`SELECT provider, subject, account_id, created_at
 		FROM links WHERE provider = ? AND subject = ?`), provider, subject).Scan(
 		&l.Provider, &l.Subject, &l.AccountID, tc(&l.CreatedAt))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -195,7 +195,7 @@ func (s *Store) GetLink(ctx context.Context, provider, subject string) (store.Li
 
 // ListLinks returns an account's links, oldest first.
 func (s *Store) ListLinks(ctx context.Context, accountID string) ([]store.Link, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT provider, subject, account_id, created_at
+	rows, err := s.rs.QueryContext(ctx, s.q(`SELECT provider, subject, account_id, created_at
 		FROM links WHERE account_id = ? ORDER BY created_at, provider, subject`), accountID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list links: %w", err)

@@ -47,7 +47,7 @@ func (s *Store) AuditHead(ctx context.Context) (int64, []byte, error) {
 		seq  int64
 		hash []byte
 	)
-	if err := s.r.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
+	if err := s.rs.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&seq, &hash); err != nil {
 		return 0, nil, fmt.Errorf("sqlstore: audit head: %w", err)
 	}
 	return seq, unblob(hash), nil
@@ -58,7 +58,7 @@ func (s *Store) ListAudit(ctx context.Context, after int64, limit int) ([]store.
 	if limit <= 0 {
 		return nil, fmt.Errorf("sqlstore: list audit: limit %d must be positive", limit)
 	}
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT seq, time, kind, actor, subject, detail, prev_hash, hash
+	rows, err := s.rs.QueryContext(ctx, s.q(`SELECT seq, time, kind, actor, subject, detail, prev_hash, hash
 		FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`), after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list audit: %w", err)

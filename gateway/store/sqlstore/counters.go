@@ -28,7 +28,7 @@ func (s *Store) Incr(ctx context.Context, key string, n int64, length time.Durat
 		return 0, fmt.Errorf("sqlstore: incr: %w", err)
 	}
 	var total int64
-	err = s.w.QueryRowContext(ctx, s.q(`INSERT INTO counters (key, window_us, window_start, total, expires_at)
+	err = s.ws.QueryRowContext(ctx, s.q(`INSERT INTO counters (key, window_us, window_start, total, expires_at)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (key, window_us, window_start) DO UPDATE SET total = counters.total + excluded.total
 		RETURNING total`), key, us, s.t(start), n, s.t(end)).Scan(&total)
@@ -45,7 +45,7 @@ func (s *Store) Count(ctx context.Context, key string, length time.Duration, now
 		return 0, fmt.Errorf("sqlstore: count: %w", err)
 	}
 	var total int64
-	err = s.r.QueryRowContext(ctx, s.q(`SELECT total FROM counters WHERE key = ? AND window_us = ? AND window_start = ?`),
+	err = s.rs.QueryRowContext(ctx, s.q(`SELECT total FROM counters WHERE key = ? AND window_us = ? AND window_start = ?`),
 		key, us, s.t(start)).Scan(&total)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
@@ -58,7 +58,7 @@ func (s *Store) Count(ctx context.Context, key string, length time.Duration, now
 
 // Reset clears key in every window.
 func (s *Store) Reset(ctx context.Context, key string) error {
-	if _, err := s.w.ExecContext(ctx, s.q(`DELETE FROM counters WHERE key = ?`), key); err != nil {
+	if _, err := s.ws.ExecContext(ctx, s.q(`DELETE FROM counters WHERE key = ?`), key); err != nil {
 		return fmt.Errorf("sqlstore: reset: %w", err)
 	}
 	return nil

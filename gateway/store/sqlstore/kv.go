@@ -43,7 +43,7 @@ func (s *Store) PutIfAbsent(ctx context.Context, key string, value []byte, expir
 
 // Put stores value under key, replacing any value.
 func (s *Store) Put(ctx context.Context, key string, value []byte, expiresAt time.Time) error {
-	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)
+	_, err := s.ws.ExecContext(ctx, s.q(`INSERT INTO kv (key, value, expires_at) VALUES (?, ?, ?)
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`),
 		key, blob(value), s.t(expiresAt))
 	if err != nil {
@@ -55,7 +55,7 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, expiresAt tim
 // Get returns a value that has not expired at now.
 func (s *Store) Get(ctx context.Context, key string, now time.Time) ([]byte, error) {
 	var v []byte
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT value FROM kv WHERE key = ? AND expires_at > ?`), key, s.t(now)).Scan(&v)
+	err := s.rs.QueryRowContext(ctx, s.q(`SELECT value FROM kv WHERE key = ? AND expires_at > ?`), key, s.t(now)).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlstore: get: %w", store.ErrNotFound)
 	}
@@ -67,7 +67,7 @@ func (s *Store) Get(ctx context.Context, key string, now time.Time) ([]byte, err
 
 // Delete removes a key; removing a missing one is no error.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if _, err := s.w.ExecContext(ctx, s.q(`DELETE FROM kv WHERE key = ?`), key); err != nil {
+	if _, err := s.ws.ExecContext(ctx, s.q(`DELETE FROM kv WHERE key = ?`), key); err != nil {
 		return fmt.Errorf("sqlstore: delete: %w", err)
 	}
 	return nil

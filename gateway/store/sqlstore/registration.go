@@ -177,7 +177,7 @@ func scanExam(r rowScanner) (catalog.Exam, error) {
 
 // Exams implements registration.Store.
 func (s *Store) Exams(ctx context.Context) ([]catalog.Exam, error) {
-	out, err := queryAll(ctx, s.r, `SELECT `+examColumns+` FROM reg_exams ORDER BY code`, scanExam)
+	out, err := queryAll(ctx, s.rs, `SELECT `+examColumns+` FROM reg_exams ORDER BY code`, scanExam)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: exams: %w", err)
 	}
@@ -186,7 +186,7 @@ func (s *Store) Exams(ctx context.Context) ([]catalog.Exam, error) {
 
 // Exam implements registration.Store.
 func (s *Store) Exam(ctx context.Context, code string) (catalog.Exam, error) {
-	e, err := s.exam(ctx, s.r, code)
+	e, err := s.exam(ctx, s.rs, code)
 	if err != nil {
 		return catalog.Exam{}, fmt.Errorf("sqlstore: exam %q: %w", code, err)
 	}
@@ -263,7 +263,7 @@ func scanPosition(r rowScanner) (catalog.Position, error) {
 
 // Areas implements registration.Store.
 func (s *Store) Areas(ctx context.Context, exam string) ([]catalog.Area, error) {
-	out, err := queryAll(ctx, s.r, s.q(`SELECT `+areaColumns+` FROM reg_areas WHERE exam_code = ? ORDER BY code`), scanArea, exam)
+	out, err := queryAll(ctx, s.rs, s.q(`SELECT `+areaColumns+` FROM reg_areas WHERE exam_code = ? ORDER BY code`), scanArea, exam)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: areas of exam %q: %w", exam, err)
 	}
@@ -272,7 +272,7 @@ func (s *Store) Areas(ctx context.Context, exam string) ([]catalog.Area, error) 
 
 // Units implements registration.Store.
 func (s *Store) Units(ctx context.Context, exam, area string) ([]catalog.Unit, error) {
-	out, err := queryAll(ctx, s.r, s.q(`SELECT `+unitColumns+` FROM reg_units
+	out, err := queryAll(ctx, s.rs, s.q(`SELECT `+unitColumns+` FROM reg_units
 		WHERE exam_code = ? AND area_code = ? ORDER BY code`), scanUnit, exam, area)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: units of exam %q: %w", exam, err)
@@ -282,7 +282,7 @@ func (s *Store) Units(ctx context.Context, exam, area string) ([]catalog.Unit, e
 
 // Positions implements registration.Store.
 func (s *Store) Positions(ctx context.Context, exam, unit string) ([]catalog.Position, error) {
-	out, err := queryAll(ctx, s.r, s.q(`SELECT `+positionColumns+` FROM reg_positions
+	out, err := queryAll(ctx, s.rs, s.q(`SELECT `+positionColumns+` FROM reg_positions
 		WHERE exam_code = ? AND unit_code = ? ORDER BY code`), scanPosition, exam, unit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: positions of exam %q: %w", exam, err)
@@ -292,7 +292,7 @@ func (s *Store) Positions(ctx context.Context, exam, unit string) ([]catalog.Pos
 
 // Position implements registration.Store.
 func (s *Store) Position(ctx context.Context, exam, code string) (catalog.Position, error) {
-	p, err := scanPosition(s.r.QueryRowContext(ctx, s.q(`SELECT `+positionColumns+` FROM reg_positions
+	p, err := scanPosition(s.rs.QueryRowContext(ctx, s.q(`SELECT `+positionColumns+` FROM reg_positions
 		WHERE exam_code = ? AND code = ?`), exam, code))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = registration.ErrNotFound

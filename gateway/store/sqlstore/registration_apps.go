@@ -100,7 +100,7 @@ func (s *Store) CreateApplication(ctx context.Context, a registration.Applicatio
 	if err != nil {
 		return registration.Application{}, fmt.Errorf("sqlstore: create application: %w", err)
 	}
-	_, err = s.w.ExecContext(ctx, s.q(`INSERT INTO reg_applications (`+appColumns+`)
+	_, err = s.ws.ExecContext(ctx, s.q(`INSERT INTO reg_applications (`+appColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)`),
 		a.ExamCode, a.AccountID, a.Portal, int(a.Step), profile, nullable(a.PositionCode),
 		string(a.Review.Outcome), a.Review.PositionCode, reasons, s.nullTime(a.Review.At),
@@ -114,7 +114,7 @@ func (s *Store) CreateApplication(ctx context.Context, a registration.Applicatio
 
 // Application implements registration.Store.
 func (s *Store) Application(ctx context.Context, exam, accountID string) (registration.Application, error) {
-	a, err := scanApp(s.r.QueryRowContext(ctx, s.q(`SELECT `+appColumns+` FROM reg_applications
+	a, err := scanApp(s.rs.QueryRowContext(ctx, s.q(`SELECT `+appColumns+` FROM reg_applications
 		WHERE exam_code = ? AND account_id = ?`), exam, accountID))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = registration.ErrNotFound
@@ -140,7 +140,7 @@ func (s *Store) UpdateApplication(ctx context.Context, a registration.Applicatio
 	// Only Submit sets number and submitted_at, together with step 9,
 	// which this statement never matches: on a row it updates both are
 	// unset.
-	err = s.w.QueryRowContext(ctx, s.q(`UPDATE reg_applications SET
+	err = s.ws.QueryRowContext(ctx, s.q(`UPDATE reg_applications SET
 			portal = ?, step = ?, profile = ?, position_code = ?,
 			review_outcome = ?, review_position_code = ?, review_reasons = ?, review_at = ?,
 			pledged_at = ?, notice_at = ?, terms_accepted_at = ?, updated_at = ?, version = version + 1
@@ -164,7 +164,7 @@ func (s *Store) UpdateApplication(ctx context.Context, a registration.Applicatio
 // updateMiss says why an update matched no row.
 func (s *Store) updateMiss(ctx context.Context, exam, accountID string) error {
 	var step int
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT step FROM reg_applications WHERE exam_code = ? AND account_id = ?`),
+	err := s.rs.QueryRowContext(ctx, s.q(`SELECT step FROM reg_applications WHERE exam_code = ? AND account_id = ?`),
 		exam, accountID).Scan(&step)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -243,7 +243,7 @@ func (s *Store) ListApplications(ctx context.Context, exam string, opts registra
 	}
 	query += ` ORDER BY account_id LIMIT ?`
 	args = append(args, limit)
-	out, err := queryAll(ctx, s.r, s.q(query), scanApp, args...)
+	out, err := queryAll(ctx, s.rs, s.q(query), scanApp, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list applications: %w", err)
 	}
@@ -253,7 +253,7 @@ func (s *Store) ListApplications(ctx context.Context, exam string, opts registra
 // PositionCounts implements registration.Store, from the covering
 // position index.
 func (s *Store) PositionCounts(ctx context.Context, exam string) ([]registration.PositionCount, error) {
-	out, err := queryAll(ctx, s.r, s.q(`SELECT position_code, COUNT(*),
+	out, err := queryAll(ctx, s.rs, s.q(`SELECT position_code, COUNT(*),
 			COUNT(*) FILTER (WHERE review_outcome = ?), COUNT(*) FILTER (WHERE step = ?)
 		FROM reg_applications WHERE exam_code = ? AND position_code IS NOT NULL
 		GROUP BY position_code ORDER BY position_code`),
@@ -270,7 +270,7 @@ func (s *Store) PositionCounts(ctx context.Context, exam string) ([]registration
 
 // StepCounts implements registration.Store.
 func (s *Store) StepCounts(ctx context.Context) (map[registration.Step]int, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT step, COUNT(*) FROM reg_applications GROUP BY step`)
+	rows, err := s.rs.QueryContext(ctx, `SELECT step, COUNT(*) FROM reg_applications GROUP BY step`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: step counts: %w", err)
 	}

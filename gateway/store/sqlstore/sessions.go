@@ -12,7 +12,7 @@ import (
 
 // CreateSession stores a new session.
 func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
-	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO sessions
+	_, err := s.ws.ExecContext(ctx, s.q(`INSERT INTO sessions
 		(id, account_id, data, created_at, last_seen_at, expires_at, absolute_expires_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`),
 		ss.ID, ss.AccountID, blob(ss.Data), s.t(ss.CreatedAt), s.t(ss.LastSeenAt), s.t(ss.ExpiresAt), s.t(ss.AbsoluteExpiresAt))
@@ -26,7 +26,7 @@ func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
 // by its absolute limit at now.
 func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (store.Session, error) {
 	var ss store.Session
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT id, account_id, data, created_at, last_seen_at, expires_at, absolute_expires_at
+	err := s.rs.QueryRowContext(ctx, s.q(`SELECT id, account_id, data, created_at, last_seen_at, expires_at, absolute_expires_at
 		FROM sessions WHERE id = ? AND expires_at > ? AND absolute_expires_at > ?`), id, s.t(now), s.t(now)).Scan(
 		&ss.ID, &ss.AccountID, &ss.Data, tc(&ss.CreatedAt), tc(&ss.LastSeenAt), tc(&ss.ExpiresAt), tc(&ss.AbsoluteExpiresAt))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -41,7 +41,7 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (store
 
 // UpdateSession replaces a session's account, data and times.
 func (s *Store) UpdateSession(ctx context.Context, ss store.Session) error {
-	res, err := s.w.ExecContext(ctx, s.q(`UPDATE sessions SET
+	res, err := s.ws.ExecContext(ctx, s.q(`UPDATE sessions SET
 			account_id = ?, data = ?, last_seen_at = ?, expires_at = ?, absolute_expires_at = ?
 		WHERE id = ?`),
 		ss.AccountID, blob(ss.Data), s.t(ss.LastSeenAt), s.t(ss.ExpiresAt), s.t(ss.AbsoluteExpiresAt), ss.ID)
@@ -60,7 +60,7 @@ func (s *Store) UpdateSession(ctx context.Context, ss store.Session) error {
 
 // TouchSession moves a session's activity times and nothing else.
 func (s *Store) TouchSession(ctx context.Context, id string, lastSeenAt, expiresAt time.Time) error {
-	res, err := s.w.ExecContext(ctx, s.q(`UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`),
+	res, err := s.ws.ExecContext(ctx, s.q(`UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`),
 		s.t(lastSeenAt), s.t(expiresAt), id)
 	if err != nil {
 		return fmt.Errorf("sqlstore: touch session: %w", err)
@@ -77,7 +77,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, lastSeenAt, expires
 
 // DeleteSession removes a session; removing a missing one is no error.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	if _, err := s.w.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE id = ?`), id); err != nil {
+	if _, err := s.ws.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE id = ?`), id); err != nil {
 		return fmt.Errorf("sqlstore: delete session: %w", err)
 	}
 	return nil
@@ -99,7 +99,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 
 // deleteCount runs a DELETE and returns how many rows it removed.
 func (s *Store) deleteCount(ctx context.Context, step, query string, args ...any) (int, error) {
-	res, err := s.w.ExecContext(ctx, s.q(query), args...)
+	res, err := s.ws.ExecContext(ctx, s.q(query), args...)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: %s: %w", step, err)
 	}

@@ -51,6 +51,10 @@ type Flavor struct {
 	// IsForeignKeyViolation reports whether err is the driver's foreign
 	// key constraint error.
 	IsForeignKeyViolation func(error) bool
+	// CacheStatements prepares each query once per pool and reuses it,
+	// for drivers that would parse it on every call (SQLite; pgx caches
+	// statements itself).
+	CacheStatements bool
 }
 
 // Config is what New needs.
@@ -73,6 +77,8 @@ type Config struct {
 type Store struct {
 	flavor Flavor
 	r, w   *sql.DB
+	// rs and ws run the queries outside transactions on r and w.
+	rs, ws *stmts
 	now    func() time.Time
 	latest int // newest migration version this binary knows
 
@@ -102,6 +108,7 @@ func newStore(ctx context.Context, cfg Config, fsys fs.FS) (*Store, error) {
 	if s.w == nil {
 		s.w = s.r
 	}
+	s.rs, s.ws = newStmts(s.r, cfg.Flavor.CacheStatements), newStmts(s.w, cfg.Flavor.CacheStatements)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -136,6 +143,8 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close runs the flavor's closing statements and closes the pools.
 func (s *Store) Close() error {
 	var errs []error
+	s.rs.close()
+	s.ws.close()
 	for _, q := range s.flavor.CloseSQL {
 		if _, err := s.w.Exec(q); err != nil {
 			errs = append(errs, fmt.Errorf("sqlstore: close: %s: %w", q, err))
