@@ -1,8 +1,9 @@
-// Package flowpage holds what the journeys' handlers share: loading the
-// flow a URL names for the browser that asks (with the refusal page when
-// it belongs to another browser or has expired), the per-address limit on
-// starting flows, the client address, the checks of typed names, and the
-// wording of SMS refusals.
+// Package flowpage holds what the journeys' handlers share: their common
+// dependencies (Deps), loading the flow a URL names for the browser that
+// asks (with the refusal page when it belongs to another browser or has
+// expired), the vendor callback of a scan, the face-verification step
+// (FaceStep), the per-address limit on starting flows, the client
+// address, the checks of typed names, and the wording of SMS refusals.
 package flowpage
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/shiming-id/shiming/gateway/smscode"
 	"github.com/shiming-id/shiming/gateway/web"
 	"github.com/shiming-id/shiming/plugins/sdk"
+	"github.com/shiming-id/shiming/plugins/sdk/cnid"
 )
 
 // textNoBinding refuses a flow URL opened by a browser that never started
@@ -186,6 +188,29 @@ func SMSRefusal(err error, provider string) (codeField string, notice *web.Notic
 	default:
 		return "", &web.Notice{Tone: web.ToneWarn, Kind: k.String(), Text: web.KindText(web.AtSMS, k, provider)}
 	}
+}
+
+// IsSMSRefusal reports whether err is smscode's own refusal of a code
+// (as opposed to a failed flow update).
+func IsSMSRefusal(err error) bool {
+	return errors.Is(err, smscode.ErrNotSent) || errors.Is(err, smscode.ErrWrongPhone) ||
+		errors.Is(err, smscode.ErrAttempts) || errors.Is(err, smscode.ErrExpired)
+}
+
+// PhoneData is the data of a page that sends an SMS code and asks for it,
+// posting to action: once the flow's ticket t was sent for purpose, the
+// masked phone, the attempts left, how long the code lives and when it
+// may be sent again.
+func PhoneData(action string, t smscode.Ticket, purpose string, sms *smscode.Sender) web.PhoneData {
+	data := web.PhoneData{Action: action}
+	if t.Sent() && t.Purpose == purpose {
+		data.Sent, data.MaskedPhone, data.AttemptsLeft = true, cnid.MaskPhone(t.Phone), t.AttemptsLeft()
+		data.ValidFor = web.ValidFor(t.ValidFor())
+		if d := sms.ResendIn(t); d > 0 {
+			data.ResendIn = web.Wait(d)
+		}
+	}
+	return data
 }
 
 // NoCodeNotice explains a code typed when none is live: never sent in

@@ -247,30 +247,20 @@ func (j *Journeys) build() error {
 		return err
 	}
 	desktop := j.portals.DesktopOnly
-	j.realname, err = realname.New(realname.Options{
-		Portals: d.Portals, RealName: d.RealName, Limits: d.Limits, PublicURL: d.PublicURL, Sessions: d.Sessions, Flows: d.Flows,
-		Accounts: d.Accounts, Limiter: d.Limiter, Audit: d.Audit, Providers: d.Providers, Scan: j.scan, SMS: sms,
-		Pages: j.pages, Metrics: j.metrics, Desktop: desktop, ClientIP: d.ClientIP, DemoPhoneURL: d.DemoPhoneURL,
-		Now: d.Now, Logger: d.Logger,
-	})
+	deps := flowpage.Deps{
+		Portals: d.Portals, Limits: d.Limits, FlowTTL: d.RealName.FlowTTL.D(), Sessions: d.Sessions, Flows: d.Flows,
+		Accounts: d.Accounts, Limiter: d.Limiter, Audit: d.Audit, Scan: j.scan, SMS: sms, Pages: j.pages, Metrics: j.metrics,
+		Desktop: desktop, ClientIP: d.ClientIP, DemoPhoneURL: d.DemoPhoneURL, Now: d.Now, Logger: d.Logger,
+	}
+	j.realname, err = realname.New(realname.Options{Deps: deps, RealName: d.RealName, PublicURL: d.PublicURL, Providers: d.Providers})
 	if err != nil {
 		return err
 	}
-	j.login, err = login.New(login.Options{
-		Portals: d.Portals, ScanProviders: d.RealName.ScanProviders, Issuers: issuers, Limits: d.Limits,
-		FlowTTL: d.RealName.FlowTTL.D(), Sessions: d.Sessions, Flows: d.Flows, Accounts: d.Accounts, Guard: d.PasswordGuard,
-		Limiter: d.Limiter, Audit: d.Audit, Scan: j.scan, SMS: sms, Pages: j.pages, Metrics: j.metrics, Desktop: desktop,
-		ClientIP: d.ClientIP, DemoPhone: d.DemoPhoneURL, Now: d.Now, Logger: d.Logger,
-	})
+	j.login, err = login.New(login.Options{Deps: deps, ScanProviders: d.RealName.ScanProviders, Issuers: issuers, Guard: d.PasswordGuard})
 	if err != nil {
 		return err
 	}
-	j.phone, err = phonechange.New(phonechange.Options{
-		Portals: d.Portals, RealName: d.RealName, Limits: d.Limits, PublicURL: d.PublicURL, Sessions: d.Sessions, Flows: d.Flows,
-		Accounts: d.Accounts, Limiter: d.Limiter, Guard: d.PasswordGuard, Audit: d.Audit, Scan: j.scan, SMS: sms,
-		Pages: j.pages, Metrics: j.metrics, Desktop: desktop, ClientIP: d.ClientIP, DemoPhone: d.DemoPhoneURL,
-		Now: d.Now, Logger: d.Logger,
-	})
+	j.phone, err = phonechange.New(phonechange.Options{Deps: deps, RealName: d.RealName, PublicURL: d.PublicURL, Guard: d.PasswordGuard})
 	if err != nil {
 		return err
 	}

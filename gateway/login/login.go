@@ -7,11 +7,11 @@ package login
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/shiming-id/shiming/gateway/account"
 	"github.com/shiming-id/shiming/gateway/audit"
@@ -22,7 +22,6 @@ import (
 	"github.com/shiming-id/shiming/gateway/journey/metrics"
 	"github.com/shiming-id/shiming/gateway/ratelimit"
 	"github.com/shiming-id/shiming/gateway/scan"
-	"github.com/shiming-id/shiming/gateway/session"
 	"github.com/shiming-id/shiming/gateway/smscode"
 	"github.com/shiming-id/shiming/gateway/web"
 	"github.com/shiming-id/shiming/plugins/sdk"
@@ -41,57 +40,33 @@ type State struct {
 
 // Options configure the handlers.
 type Options struct {
-	Portals       []config.Portal
+	flowpage.Deps
 	ScanProviders []string
 	// Issuers are the government-portal login buttons.
-	Issuers   []web.Choice
-	Limits    config.Limits
-	FlowTTL   time.Duration
-	Sessions  *session.Manager
-	Flows     *flow.Engine
-	Accounts  *account.Service
-	Guard     *ratelimit.PasswordGuard
-	Limiter   *ratelimit.Limiter
-	Audit     *audit.Log
-	Scan      *scan.Machine
-	SMS       *smscode.Sender
-	Pages     *web.Renderer
-	Metrics   *metrics.Journeys
-	Desktop   func(config.Portal, http.Handler) http.Handler
-	ClientIP  func(*http.Request) string
-	DemoPhone string
-	Now       func() time.Time
-	Logger    *slog.Logger
+	Issuers []web.Choice
+	Guard   *ratelimit.PasswordGuard
 }
 
 // Handler serves the login pages.
 type Handler struct {
-	o       Options
-	starter flowpage.Starter
+	o     Options
+	flows flowpage.FlowKind[State]
 }
 
 // New returns the handlers.
 func New(o Options) (*Handler, error) {
-	if o.Sessions == nil || o.Flows == nil || o.Accounts == nil || o.Guard == nil || o.Limiter == nil ||
-		o.Audit == nil || o.Scan == nil || o.SMS == nil || o.Pages == nil || o.Metrics == nil {
-		return nil, errors.New("login: a dependency is missing")
+	if err := o.Deps.Init(); err != nil {
+		return nil, fmt.Errorf("login: %w", err)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Guard == nil {
+		return nil, fmt.Errorf("login: %w", flowpage.ErrMissingDependency)
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+	h := &Handler{o: o}
+	h.flows = flowpage.FlowKind[State]{Name: Kind, Deps: &h.o.Deps,
+		Portal: func(s *State) string { return s.Portal },
+		Scan:   func(s *State) *scan.Session { return &s.Scan },
 	}
-	if o.ClientIP == nil {
-		o.ClientIP = flowpage.RemoteIP
-	}
-	if o.Desktop == nil {
-		o.Desktop = func(_ config.Portal, h http.Handler) http.Handler { return h }
-	}
-	if o.FlowTTL <= 0 {
-		o.FlowTTL = 30 * time.Minute
-	}
-	return &Handler{o: o, starter: flowpage.Starter{Limiter: o.Limiter, PerMin: o.Limits.QRStartsPerIPPerMinute, ClientIP: o.ClientIP}}, nil
+	return h, nil
 }
 
 // Register adds the routes, for every portal p:
@@ -356,20 +331,12 @@ func (h *Handler) sms(w http.ResponseWriter, r *http.Request, pt config.Portal) 
 // saveTicket keeps a sent code's ticket in the browser's login flow,
 // creating the flow if needed.
 func (h *Handler) saveTicket(w http.ResponseWriter, r *http.Request, pt config.Portal, t smscode.Ticket) error {
-	ctx := r.Context()
 	if f := h.current(r); f != nil && f.State.Portal == pt.ID {
-		_, err := flow.Update(ctx, h.o.Flows, Kind, f.ID, f.Binding, func(s *State) error { s.SMS = t; return nil })
+		_, err := flow.Update(r.Context(), h.o.Flows, Kind, f.ID, f.Binding, func(s *State) error { s.SMS = t; return nil })
 		return err
 	}
-	binding, err := h.o.Sessions.Binding(w, r)
-	if err != nil {
-		return err
-	}
-	f, err := flow.Create(ctx, h.o.Flows, Kind, binding, h.o.FlowTTL, State{Portal: pt.ID, SMS: t})
-	if err != nil {
-		return err
-	}
-	return h.o.Sessions.SetFlowID(w, r, Kind, f.ID)
+	_, err := h.flows.Begin(w, r, pt, State{Portal: pt.ID, SMS: t})
+	return err
 }
 
 // scanStart begins a scan login with a provider.
@@ -379,27 +346,17 @@ func (h *Handler) scanStart(w http.ResponseWriter, r *http.Request, pt config.Po
 		httpserver.Error(w, r, http.StatusBadRequest, "", nil)
 		return
 	}
-	if !h.starter.Allow(w, r) {
+	if !h.o.Starter().Allow(w, r) {
 		return
 	}
-	binding, err := h.o.Sessions.Binding(w, r)
+	c, err := h.flows.Begin(w, r, pt, State{Portal: pt.ID})
 	if err != nil {
 		httpserver.Error(w, r, http.StatusServiceUnavailable, "", err)
 		return
 	}
-	f, err := flow.Create(r.Context(), h.o.Flows, Kind, binding, h.o.FlowTTL, State{Portal: pt.ID})
-	if err != nil {
-		httpserver.Error(w, r, http.StatusServiceUnavailable, "", err)
-		return
-	}
-	if err := h.o.Sessions.SetFlowID(w, r, Kind, f.ID); err != nil {
-		httpserver.Error(w, r, http.StatusServiceUnavailable, "", err)
-		return
-	}
-	c := &call{pt: pt, f: f, binding: binding}
-	if _, err := h.o.Scan.Begin(r.Context(), h.scanOp(c, binding), provider); err != nil {
+	if _, err := h.o.Scan.Begin(r.Context(), h.flows.ScanOp(c), provider); err != nil {
 		flowpage.UpdateError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, h.qrURL(pt, f.ID), http.StatusSeeOther)
+	http.Redirect(w, r, h.qrURL(pt, c.Flow.ID), http.StatusSeeOther)
 }

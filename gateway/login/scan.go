@@ -15,23 +15,20 @@ import (
 )
 
 // call is one request about a login flow.
-type call struct {
-	pt      config.Portal
-	f       *flow.Flow[State]
-	binding string
-}
+type call = flowpage.Call[State]
 
+// flow loads the login flow of a scan the URL names.
 func (h *Handler) flow(pt config.Portal, fn func(http.ResponseWriter, *http.Request, *call)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, binding := flowpage.Load[State](w, r, h.o.Sessions, h.o.Flows, Kind, r.PathValue("flow"))
-		if f == nil {
+		c := h.flows.Open(w, r, pt)
+		if c == nil {
 			return
 		}
-		if f.State.Portal != pt.ID || !f.State.Scan.Active() {
+		if !c.State().Scan.Active() {
 			httpserver.Error(w, r, http.StatusNotFound, web.TextFlowExpired, nil)
 			return
 		}
-		fn(w, r, &call{pt: pt, f: f, binding: binding})
+		fn(w, r, c)
 	})
 }
 
@@ -39,40 +36,33 @@ func (h *Handler) qrURL(pt config.Portal, id string) string {
 	return "/" + pt.ID + "/login/" + id + "/qr"
 }
 
-func (h *Handler) scanOp(c *call, binding string) scan.Op {
-	return scan.Op{
-		Portal: c.pt.ID, Kind: Kind, FlowID: c.f.ID, FlowExpires: c.f.ExpiresAt,
-		Update: scan.FlowUpdate(h.o.Flows, Kind, c.f.ID, binding, func(s *State) *scan.Session { return &s.Scan }),
-	}
-}
-
 func (h *Handler) renderQR(w http.ResponseWriter, r *http.Request, c *call, s scan.Session, checked bool) {
-	p := web.Page{Name: "qr", Title: "扫码登录：" + web.ProviderName(s.Provider), Step: "login_scan", Portal: c.pt, Script: true}
+	p := web.Page{Name: "qr", Title: "扫码登录：" + web.ProviderName(s.Provider), Step: "login_scan", Portal: c.Portal, Script: true}
 	p.Notices = flowpage.ScanNotices(s)
-	v := flowpage.QRView(s, h.qrURL(c.pt, c.f.ID), "/"+c.pt.ID+"/login/"+c.f.ID+"/status", h.o.DemoPhone, checked)
-	v.Back = &web.Action{Label: "换一种登录方式", URL: "/" + c.pt.ID + "/login"}
+	v := flowpage.QRView(s, h.qrURL(c.Portal, c.Flow.ID), "/"+c.Portal.ID+"/login/"+c.Flow.ID+"/status", h.o.DemoPhoneURL, checked)
+	v.Back = &web.Action{Label: "换一种登录方式", URL: "/" + c.Portal.ID + "/login"}
 	p.Data = v
 	h.o.Pages.Render(w, r, http.StatusOK, p)
 }
 
 func (h *Handler) qr(w http.ResponseWriter, r *http.Request, c *call) {
-	h.renderQR(w, r, c, c.f.State.Scan, false)
+	h.renderQR(w, r, c, c.Flow.State.Scan, false)
 }
 
 // qrSubmit is "我已扫码", the script's submit once the scan is done, and
 // the retry. A finished scan signs in the account linked to the
 // provider identity.
 func (h *Handler) qrSubmit(w http.ResponseWriter, r *http.Request, c *call) {
-	st := c.f.State.Scan
+	st := c.Flow.State.Scan
 	if r.PostFormValue("action") == "retry" {
-		if _, err := h.o.Scan.Begin(r.Context(), h.scanOp(c, c.binding), st.Provider); err != nil {
+		if _, err := h.o.Scan.Begin(r.Context(), h.flows.ScanOp(c), st.Provider); err != nil {
 			flowpage.UpdateError(w, r, err)
 			return
 		}
-		http.Redirect(w, r, h.qrURL(c.pt, c.f.ID), http.StatusSeeOther)
+		http.Redirect(w, r, h.qrURL(c.Portal, c.Flow.ID), http.StatusSeeOther)
 		return
 	}
-	s, err := h.o.Scan.Poll(r.Context(), h.scanOp(c, c.binding), st)
+	s, err := h.o.Scan.Poll(r.Context(), h.flows.ScanOp(c), st)
 	if err != nil {
 		flowpage.UpdateError(w, r, err)
 		return
@@ -83,38 +73,38 @@ func (h *Handler) qrSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 	}
 	a, err := h.o.Accounts.ByLink(r.Context(), s.Provider, s.Identity.Subject)
 	if errors.Is(err, account.ErrNotFound) || s.Identity.Subject == "" {
-		h.o.Metrics.Login(c.pt.ID, metrics.MethodScan, metrics.LoginNotLinked)
-		if err := flow.Delete(r.Context(), h.o.Flows, c.f.ID); err != nil {
+		h.o.Metrics.Login(c.Portal.ID, metrics.MethodScan, metrics.LoginNotLinked)
+		if err := flow.Delete(r.Context(), h.o.Flows, c.Flow.ID); err != nil {
 			httpserver.LoggerFrom(r.Context(), h.o.Logger).WarnContext(r.Context(), "login: delete flow")
 		}
 		p := web.ProviderName(s.Provider)
-		h.o.Pages.Render(w, r, http.StatusOK, web.Page{Name: "message", Title: "账号尚未关联", Step: "login_not_linked", Portal: c.pt,
+		h.o.Pages.Render(w, r, http.StatusOK, web.Page{Name: "message", Title: "账号尚未关联", Step: "login_not_linked", Portal: c.Portal,
 			Notices: []web.Notice{{Tone: web.ToneWarn, Kind: metrics.LoginNotLinked, Text: "您扫码使用的" + p + "账号还没有关联实名账号。"}},
 			Data: web.Message{
 				Paragraphs: []string{"扫码登录只适用于用" + p + "完成了实名认证的考生。如果您还没有注册，请先获取实名认证；如果您用其他方式注册过，请用身份证号码和密码登录，或验码登录。"},
 				Actions: []web.Action{
-					{Label: "获取实名认证", URL: "/" + c.pt.ID + "/realname/", Primary: true},
-					{Label: "密码登录", URL: "/" + c.pt.ID + "/login?tab=password"},
-					{Label: "验码登录", URL: "/" + c.pt.ID + "/login?tab=sms"},
+					{Label: "获取实名认证", URL: "/" + c.Portal.ID + "/realname/", Primary: true},
+					{Label: "密码登录", URL: "/" + c.Portal.ID + "/login?tab=password"},
+					{Label: "验码登录", URL: "/" + c.Portal.ID + "/login?tab=sms"},
 				},
 			}})
 		return
 	}
 	if err != nil {
-		h.o.Metrics.Login(c.pt.ID, metrics.MethodScan, metrics.LoginError)
+		h.o.Metrics.Login(c.Portal.ID, metrics.MethodScan, metrics.LoginError)
 		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
-	h.SignIn(w, r, c.pt, a, metrics.MethodScan)
+	h.SignIn(w, r, c.Portal, a, metrics.MethodScan)
 }
 
 func (h *Handler) qrImage(w http.ResponseWriter, r *http.Request, c *call) {
-	web.QRPNG(w, r, c.f.State.Scan.QR)
+	web.QRPNG(w, r, c.Flow.State.Scan.QR)
 }
 
 // status answers the QR page's poll.
 func (h *Handler) status(w http.ResponseWriter, r *http.Request, c *call) {
-	s, err := h.o.Scan.Poll(r.Context(), h.scanOp(c, c.binding), c.f.State.Scan)
+	s, err := h.o.Scan.Poll(r.Context(), h.flows.ScanOp(c), c.Flow.State.Scan)
 	if err != nil {
 		flowpage.UpdateError(w, r, err)
 		return
@@ -124,32 +114,8 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 // Callback applies a vendor redirect for login flow id (see
-// realname.Handler.Callback).
+// flowpage.FlowKind.Callback). The same browser is taken back to its QR
+// page.
 func (h *Handler) Callback(w http.ResponseWriter, r *http.Request, id, provider, state string, query map[string]string) {
-	f, err := flow.Load[State](r.Context(), h.o.Flows, Kind, id, "")
-	if errors.Is(err, flow.ErrNotFound) {
-		flowpage.CallbackPage(w, r, h.o.Pages, config.Portal{}, flowpage.CallbackExpired)
-		return
-	}
-	if err != nil {
-		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
-		return
-	}
-	pt := config.Portal{ID: f.State.Portal}
-	for _, p := range h.o.Portals {
-		if p.ID == f.State.Portal {
-			pt = p
-		}
-	}
-	c := &call{pt: pt, f: f}
-	s, err := h.o.Scan.Callback(r.Context(), h.scanOp(c, ""), f.State.Scan, provider, state, query)
-	if err != nil {
-		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
-		return
-	}
-	if binding, _ := h.o.Sessions.CurrentBinding(r); binding != "" && binding == f.Binding {
-		http.Redirect(w, r, h.qrURL(pt, f.ID), http.StatusSeeOther)
-		return
-	}
-	flowpage.CallbackPage(w, r, h.o.Pages, pt, flowpage.CallbackOutcome(f.State.Scan, s, state))
+	h.flows.Callback(w, r, id, provider, state, query, h.qrURL)
 }

@@ -9,21 +9,16 @@ package phonechange
 
 import (
 	"errors"
-	"log/slog"
+	"fmt"
 	"net/http"
 	"slices"
-	"time"
 
 	"github.com/shiming-id/shiming/gateway/account"
-	"github.com/shiming-id/shiming/gateway/audit"
 	"github.com/shiming-id/shiming/gateway/config"
-	"github.com/shiming-id/shiming/gateway/flow"
 	"github.com/shiming-id/shiming/gateway/flowpage"
 	"github.com/shiming-id/shiming/gateway/httpserver"
-	"github.com/shiming-id/shiming/gateway/journey/metrics"
 	"github.com/shiming-id/shiming/gateway/ratelimit"
 	"github.com/shiming-id/shiming/gateway/scan"
-	"github.com/shiming-id/shiming/gateway/session"
 	"github.com/shiming-id/shiming/gateway/smscode"
 	"github.com/shiming-id/shiming/gateway/web"
 	"github.com/shiming-id/shiming/plugins/sdk/cnid"
@@ -78,67 +73,42 @@ func (s *State) current() string {
 
 // Options configure the handlers.
 type Options struct {
-	Portals   []config.Portal
-	RealName  config.RealName
-	Limits    config.Limits
+	flowpage.Deps
+	RealName config.RealName
+	// PublicURL is the gateway's base URL as browsers reach it.
 	PublicURL string
-	Sessions  *session.Manager
-	Flows     *flow.Engine
-	Accounts  *account.Service
-	Limiter   *ratelimit.Limiter
 	Guard     *ratelimit.PasswordGuard
-	Audit     *audit.Log
-	Scan      *scan.Machine
-	SMS       *smscode.Sender
-	Pages     *web.Renderer
-	Metrics   *metrics.Journeys
-	Desktop   func(config.Portal, http.Handler) http.Handler
-	ClientIP  func(*http.Request) string
-	DemoPhone string
-	Now       func() time.Time
-	Logger    *slog.Logger
 }
 
 // Handler serves 忘记密码.
 type Handler struct {
-	o       Options
-	starter flowpage.Starter
+	o     Options
+	flows flowpage.FlowKind[State]
+	faces flowpage.FaceStep[State]
 }
 
 // New returns the handlers.
 func New(o Options) (*Handler, error) {
-	if o.Sessions == nil || o.Flows == nil || o.Accounts == nil || o.Limiter == nil || o.Guard == nil || o.Audit == nil ||
-		o.Scan == nil || o.SMS == nil || o.Pages == nil || o.Metrics == nil {
-		return nil, errors.New("phonechange: a dependency is missing")
+	if err := o.Deps.Init(); err != nil {
+		return nil, fmt.Errorf("phonechange: %w", err)
+	}
+	if o.Guard == nil {
+		return nil, fmt.Errorf("phonechange: %w", flowpage.ErrMissingDependency)
 	}
 	if o.RealName.PhoneChangeFace == "" {
 		return nil, errors.New("phonechange: realname.phone_change_face names no face provider")
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	h := &Handler{o: o}
+	h.flows = flowpage.FlowKind[State]{Name: Kind, Deps: &h.o.Deps,
+		Portal: func(s *State) string { return s.Portal },
+		Face:   func(s *State) *scan.FaceSession { return &s.Face },
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.ClientIP == nil {
-		o.ClientIP = flowpage.RemoteIP
-	}
-	if o.Desktop == nil {
-		o.Desktop = func(_ config.Portal, h http.Handler) http.Handler { return h }
-	}
-	if o.RealName.FlowTTL <= 0 {
-		o.RealName.FlowTTL = config.Duration(30 * time.Minute)
-	}
-	return &Handler{o: o, starter: flowpage.Starter{Limiter: o.Limiter, PerMin: o.Limits.QRStartsPerIPPerMinute, ClientIP: o.ClientIP}}, nil
+	h.faces = flowpage.FaceStep[State]{Flows: h.flows, Page: h.page, PublicURL: o.PublicURL, At: h.faceAt}
+	return h, nil
 }
 
-type call struct {
-	pt      config.Portal
-	f       *flow.Flow[State]
-	binding string
-}
-
-func (c *call) state() *State { return &c.f.State }
+// call is one request about a flow.
+type call = flowpage.Call[State]
 
 // Register adds the routes, for every portal p:
 //
@@ -164,10 +134,10 @@ func (h *Handler) Register(r httpserver.Registrar) {
 			{"GET", "options", []string{StepOptions}, h.options, true},
 			{"GET", "change", []string{StepOptions, StepChange}, h.change, true},
 			{"POST", "change", []string{StepOptions, StepChange}, h.changeSubmit, false},
-			{"GET", "face", []string{StepFace}, h.face, true},
-			{"POST", "face", []string{StepFace}, h.faceSubmit, false},
-			{"GET", "face/qr.png", nil, h.faceImage, false},
-			{"GET", "face/status", nil, h.faceStatus, false},
+			{"GET", "face", []string{StepFace}, h.faces.Show, true},
+			{"POST", "face", []string{StepFace}, h.faces.Submit, false},
+			{"GET", "face/qr.png", nil, h.faces.Image, false},
+			{"GET", "face/status", nil, h.faces.Status, false},
 			{"GET", "confirm", []string{StepConfirm}, h.confirm, true},
 			{"POST", "confirm", []string{StepConfirm}, h.confirmSubmit, false},
 			{"GET", "done", []string{StepDone, StepResetDone}, h.done, true},
@@ -188,20 +158,16 @@ func (h *Handler) Register(r httpserver.Registrar) {
 // at to the one it is at.
 func (h *Handler) step(pt config.Portal, allowed []string, fn func(http.ResponseWriter, *http.Request, *call)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, binding := flowpage.Load[State](w, r, h.o.Sessions, h.o.Flows, Kind, r.PathValue("flow"))
-		if f == nil {
+		c := h.flows.Open(w, r, pt)
+		if c == nil {
 			return
 		}
-		if f.State.Portal != pt.ID {
-			httpserver.Error(w, r, http.StatusNotFound, web.TextFlowExpired, nil)
-			return
-		}
-		cur := f.State.current()
+		cur := c.State().current()
 		if allowed != nil && !slices.Contains(allowed, cur) {
-			http.Redirect(w, r, h.url(pt, f.ID, cur), http.StatusSeeOther)
+			http.Redirect(w, r, h.url(pt, c.Flow.ID, cur), http.StatusSeeOther)
 			return
 		}
-		fn(w, r, &call{pt: pt, f: f, binding: binding})
+		fn(w, r, c)
 	})
 }
 
@@ -213,8 +179,8 @@ func (h *Handler) url(pt config.Portal, id, step string) string {
 }
 
 func (h *Handler) page(c *call, name, title string) web.Page {
-	cur := c.state().current()
-	p := web.Page{Name: name, Title: title, Step: cur, Portal: c.pt}
+	cur := c.State().current()
+	p := web.Page{Name: name, Title: title, Step: cur, Portal: c.Portal}
 	if i := slices.Index(changeOrder, cur); i >= 0 {
 		p.Steps = web.Steps(changeLabels, i)
 	}
@@ -222,14 +188,7 @@ func (h *Handler) page(c *call, name, title string) web.Page {
 }
 
 func (h *Handler) update(r *http.Request, c *call, change func(*State) error) (*State, error) {
-	f, err := flow.Update(r.Context(), h.o.Flows, Kind, c.f.ID, c.binding, change)
-	if f != nil {
-		c.f = f
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &c.f.State, nil
+	return c.Update(r.Context(), h.o.Flows, change)
 }
 
 func (h *Handler) forgot(w http.ResponseWriter, r *http.Request, pt config.Portal, form web.Form) {
@@ -248,7 +207,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, pt config.Portal
 		h.forgot(w, r, pt, form)
 		return
 	}
-	if !h.starter.Allow(w, r) {
+	if !h.o.Starter().Allow(w, r) {
 		return
 	}
 	st := State{Portal: pt.ID, Step: StepOptions, IDNumber: idNumber}
@@ -260,43 +219,34 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, pt config.Portal
 		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
-	binding, err := h.o.Sessions.Binding(w, r)
+	c, err := h.flows.Begin(w, r, pt, st)
 	if err != nil {
 		httpserver.Error(w, r, http.StatusServiceUnavailable, "", err)
 		return
 	}
-	f, err := flow.Create(r.Context(), h.o.Flows, Kind, binding, h.o.RealName.FlowTTL.D(), st)
-	if err != nil {
-		httpserver.Error(w, r, http.StatusServiceUnavailable, "", err)
-		return
-	}
-	if err := h.o.Sessions.SetFlowID(w, r, Kind, f.ID); err != nil {
-		httpserver.Error(w, r, http.StatusServiceUnavailable, "", err)
-		return
-	}
-	http.Redirect(w, r, h.url(pt, f.ID, StepOptions), http.StatusSeeOther)
+	http.Redirect(w, r, h.url(pt, c.Flow.ID, StepOptions), http.StatusSeeOther)
 }
 
 func (h *Handler) options(w http.ResponseWriter, r *http.Request, c *call) {
 	p := h.page(c, "forgot_options", "选择业务")
-	p.Data = web.OptionsData{ChangeURL: h.url(c.pt, c.f.ID, StepChange), ResetURL: h.url(c.pt, c.f.ID, StepReset),
-		MaskedID: cnid.MaskID(c.state().IDNumber)}
+	p.Data = web.OptionsData{ChangeURL: h.url(c.Portal, c.Flow.ID, StepChange), ResetURL: h.url(c.Portal, c.Flow.ID, StepReset),
+		MaskedID: cnid.MaskID(c.State().IDNumber)}
 	h.o.Pages.Render(w, r, http.StatusOK, p)
 }
 
 // done ends the journey with what to do next.
 func (h *Handler) done(w http.ResponseWriter, r *http.Request, c *call) {
 	p := h.page(c, "message", "办理完成")
-	if c.state().Step == StepResetDone {
+	if c.State().Step == StepResetDone {
 		p.Title = "密码已重置"
 		p.Notices = []web.Notice{{Tone: web.ToneOK, Text: "密码已重置。请关闭所有页面，重新进入后用新密码登录。"}}
-		p.Data = web.Message{Actions: []web.Action{{Label: "登录", URL: "/" + c.pt.ID + "/login", Primary: true}}}
+		p.Data = web.Message{Actions: []web.Action{{Label: "登录", URL: "/" + c.Portal.ID + "/login", Primary: true}}}
 	} else {
 		p.Title = "手机号码已修改"
 		p.Notices = []web.Notice{{Tone: web.ToneOK, Text: "手机号码已修改。请关闭所有页面，重新进入后使用验码登录。"}}
 		p.Data = web.Message{
 			Paragraphs: []string{"报名系统会自动使用新的手机号码。为了安全，该账号在所有电脑上的登录都已退出。"},
-			Actions:    []web.Action{{Label: "验码登录", URL: "/" + c.pt.ID + "/login?tab=sms", Primary: true}},
+			Actions:    []web.Action{{Label: "验码登录", URL: "/" + c.Portal.ID + "/login?tab=sms", Primary: true}},
 		}
 	}
 	h.o.Pages.Render(w, r, http.StatusOK, p)

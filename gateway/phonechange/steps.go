@@ -28,7 +28,7 @@ var (
 )
 
 func (h *Handler) changePage(c *call, form web.Form, notices ...web.Notice) web.Page {
-	st := c.state()
+	st := c.State()
 	p := h.page(c, "forgot_change", "修改手机号码")
 	if form.Values["phone"] == "" && st.SMS.Purpose == smscode.PurposeChangePhone {
 		form.Set("phone", st.SMS.Phone)
@@ -39,15 +39,7 @@ func (h *Handler) changePage(c *call, form web.Form, notices ...web.Notice) web.
 		form.Set("name", st.Name)
 	}
 	p.Form, p.Notices = form, notices
-	data := web.PhoneData{Action: h.url(c.pt, c.f.ID, StepChange)}
-	if st.SMS.Sent() && st.SMS.Purpose == smscode.PurposeChangePhone {
-		data.Sent, data.MaskedPhone, data.AttemptsLeft = true, cnid.MaskPhone(st.SMS.Phone), st.SMS.AttemptsLeft()
-		data.ValidFor = web.ValidFor(st.SMS.ValidFor())
-		if d := h.o.SMS.ResendIn(st.SMS); d > 0 {
-			data.ResendIn = web.Wait(d)
-		}
-	}
-	p.Data = data
+	p.Data = flowpage.PhoneData(h.url(c.Portal, c.Flow.ID, StepChange), st.SMS, smscode.PurposeChangePhone, h.o.SMS)
 	return p
 }
 
@@ -109,7 +101,7 @@ func (h *Handler) changeSubmit(w http.ResponseWriter, r *http.Request, c *call) 
 	}
 	a, ok, err := h.checkName(r, c, name)
 	if errors.Is(err, errNameChecks) {
-		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeNameMismatch)
+		h.o.Metrics.PhoneChange(c.Portal.ID, metrics.PhoneChangeNameMismatch)
 		h.o.Pages.Render(w, r, http.StatusOK, h.changePage(c, form, web.Notice{Tone: web.ToneError, Kind: "too_many_attempts", Text: web.TextTooManyAttempts}))
 		return
 	}
@@ -118,7 +110,7 @@ func (h *Handler) changeSubmit(w http.ResponseWriter, r *http.Request, c *call) 
 		return
 	}
 	if !ok {
-		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeNameMismatch)
+		h.o.Metrics.PhoneChange(c.Portal.ID, metrics.PhoneChangeNameMismatch)
 		form.Fail("name", "姓名与该身份证号码的注册信息不一致，请核对。")
 		h.o.Pages.Render(w, r, http.StatusOK, h.changePage(c, form, web.Notice{Tone: web.ToneError, Kind: metrics.PhoneChangeNameMismatch,
 			Text: "填写的姓名与该身份证号码的实名注册信息不一致，未发送短信验证码。"}))
@@ -130,7 +122,7 @@ func (h *Handler) changeSubmit(w http.ResponseWriter, r *http.Request, c *call) 
 		return
 	}
 	if other, err := h.o.Accounts.ByPhone(ctx, phone); err == nil && other.ID != a.ID {
-		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangePhoneTaken)
+		h.o.Metrics.PhoneChange(c.Portal.ID, metrics.PhoneChangePhoneTaken)
 		h.o.Pages.Render(w, r, http.StatusOK, h.changePage(c, form, phoneTaken()))
 		return
 	} else if err != nil && !errors.Is(err, account.ErrNotFound) {
@@ -147,7 +139,7 @@ func (h *Handler) changeSubmit(w http.ResponseWriter, r *http.Request, c *call) 
 			flowpage.UpdateError(w, r, err)
 			return
 		}
-		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepChange), http.StatusSeeOther)
+		http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, StepChange), http.StatusSeeOther)
 		return
 	}
 	st, err := h.update(r, c, func(s *State) error { return smscode.Reserve(&s.SMS, phone, smscode.PurposeChangePhone, h.o.Now()) })
@@ -155,7 +147,7 @@ func (h *Handler) changeSubmit(w http.ResponseWriter, r *http.Request, c *call) 
 		err = h.o.SMS.Check(ctx, st.SMS, code)
 	}
 	if err != nil {
-		if st == nil && !isSMSRefusal(err) {
+		if st == nil && !flowpage.IsSMSRefusal(err) {
 			flowpage.UpdateError(w, r, err)
 			return
 		}
@@ -169,17 +161,12 @@ func (h *Handler) changeSubmit(w http.ResponseWriter, r *http.Request, c *call) 
 		flowpage.UpdateError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, h.url(c.pt, c.f.ID, StepFace), http.StatusSeeOther)
+	http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, StepFace), http.StatusSeeOther)
 }
 
 func phoneTaken() web.Notice {
 	return web.Notice{Tone: web.ToneError, Kind: metrics.PhoneChangePhoneTaken,
 		Text: "该手机号码已绑定其他实名账号，不能绑定到您的账号。请使用本人的其他手机号码。"}
-}
-
-func isSMSRefusal(err error) bool {
-	return errors.Is(err, smscode.ErrNotSent) || errors.Is(err, smscode.ErrWrongPhone) ||
-		errors.Is(err, smscode.ErrAttempts) || errors.Is(err, smscode.ErrExpired)
 }
 
 // smsRefused shows an SMS refusal; verifying says it was a code check,
@@ -190,124 +177,50 @@ func (h *Handler) smsRefused(w http.ResponseWriter, r *http.Request, c *call, fo
 	if notice != nil {
 		notices = append(notices, *notice)
 		if k := sdk.KindOf(err); notice.Kind == k.String() {
-			h.o.Metrics.Error(c.pt.ID, h.o.SMS.Provider(), k)
-			h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeError)
+			h.o.Metrics.Error(c.Portal.ID, h.o.SMS.Provider(), k)
+			h.o.Metrics.PhoneChange(c.Portal.ID, metrics.PhoneChangeError)
 		}
 	}
 	if field != "" {
 		form.Fail("code", field)
 		if verifying {
-			h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeCodeInvalid)
+			h.o.Metrics.PhoneChange(c.Portal.ID, metrics.PhoneChangeCodeInvalid)
 		}
 	}
 	h.o.Pages.Render(w, r, http.StatusOK, h.changePage(c, form, notices...))
 }
 
-func (h *Handler) faceOp(c *call) scan.FaceOp {
-	return scan.FaceOp{Portal: c.pt.ID,
-		Update: scan.FlowUpdate(h.o.Flows, Kind, c.f.ID, c.binding, func(s *State) *scan.FaceSession { return &s.Face })}
-}
-
-func (h *Handler) face(w http.ResponseWriter, r *http.Request, c *call) {
-	fs := c.state().Face
-	if fs.Phase == scan.FacePending {
-		h.renderFaceQR(w, r, c, fs, false)
-		return
+// faceAt is the face step of the flow: the configured phone-change face
+// provider, and every failed verification counted as face_failed.
+func (h *Handler) faceAt(c *call) flowpage.Face {
+	st := c.State()
+	f := flowpage.Face{
+		URL:       h.url(c.Portal, c.Flow.ID, StepFace),
+		Next:      h.url(c.Portal, c.Flow.ID, StepConfirm),
+		Provider:  h.o.RealName.PhoneChangeFace,
+		Request:   sdk.FaceRequest{Name: st.Name, IDNumber: st.IDNumber},
+		Exhausted: "人脸识别未通过的次数已达上限，手机号码未修改。请改日重新办理。",
+		Polled: func(before, after scan.FaceSession) {
+			if after.Phase == scan.FaceFailed && after.Failures > before.Failures {
+				h.o.Metrics.PhoneChange(c.Portal.ID, metrics.PhoneChangeFaceFailed)
+			}
+		},
 	}
-	p := h.page(c, "face", "人脸识别")
-	p.Data = web.FaceData{Action: h.url(c.pt, c.f.ID, StepFace), Provider: web.ProviderName(h.o.RealName.PhoneChangeFace),
-		AttemptsLeft: fs.AttemptsLeft(), Failed: fs.Phase == scan.FaceFailed}
-	switch fs.Phase {
-	case scan.FaceFailed:
-		p.Notices = append(p.Notices, web.Notice{Tone: web.ToneError, Kind: fs.Reason.String(), Text: web.KindText(web.AtFace, fs.Reason, fs.Provider)})
-	case scan.FaceUnavailable:
-		p.Notices = append(p.Notices, web.Notice{Tone: web.ToneWarn, Kind: fs.Trouble.String(), Text: web.KindText(web.AtFace, fs.Trouble, fs.Provider)})
-	}
-	if fs.AttemptsLeft() == 0 {
-		p.Notices = append(p.Notices, web.Notice{Tone: web.ToneError, Kind: "face_attempts",
-			Text: "人脸识别未通过的次数已达上限，手机号码未修改。请改日重新办理。"})
-	}
-	h.o.Pages.Render(w, r, http.StatusOK, p)
-}
-
-func (h *Handler) renderFaceQR(w http.ResponseWriter, r *http.Request, c *call, fs scan.FaceSession, checked bool) {
-	p := h.page(c, "qr", "人脸识别")
-	p.Script = true
-	p.Data = flowpage.FaceQRView(fs, h.url(c.pt, c.f.ID, StepFace), h.o.DemoPhone, checked)
-	p.Notices = flowpage.FaceNotices(fs)
-	h.o.Pages.Render(w, r, http.StatusOK, p)
-}
-
-// faceSubmit starts the face verification or checks it.
-func (h *Handler) faceSubmit(w http.ResponseWriter, r *http.Request, c *call) {
-	st := c.state()
-	if action := r.PostFormValue("action"); action == "start" || action == "retry" || st.Face.Phase != scan.FacePending {
-		req := sdk.FaceRequest{Name: st.Name, IDNumber: st.IDNumber,
-			ReturnURL: strings.TrimSuffix(h.o.PublicURL, "/") + h.url(c.pt, c.f.ID, StepFace)}
-		if _, err := h.o.Scan.BeginFace(r.Context(), h.faceOp(c), st.Face, h.o.RealName.PhoneChangeFace, req); err != nil && !errors.Is(err, scan.ErrFaceAttempts) {
-			flowpage.UpdateError(w, r, err)
-			return
-		}
-		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepFace), http.StatusSeeOther)
-		return
-	}
-	before := st.Face
-	fs, err := h.o.Scan.PollFace(r.Context(), h.faceOp(c), st.Face)
-	if err != nil {
-		flowpage.UpdateError(w, r, err)
-		return
-	}
-	h.countFace(c, before, fs)
-	switch fs.Phase {
-	case scan.FacePassed:
-		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepConfirm), http.StatusSeeOther)
-	case scan.FacePending:
-		h.renderFaceQR(w, r, c, fs, true)
-	default:
-		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepFace), http.StatusSeeOther)
-	}
-}
-
-// countFace counts a verification that just failed.
-func (h *Handler) countFace(c *call, before, after scan.FaceSession) {
-	if after.Phase == scan.FaceFailed && after.Failures > before.Failures {
-		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeFaceFailed)
-	}
-}
-
-func (h *Handler) faceImage(w http.ResponseWriter, r *http.Request, c *call) {
-	web.QRPNG(w, r, c.state().Face.QR)
-}
-
-func (h *Handler) faceStatus(w http.ResponseWriter, r *http.Request, c *call) {
-	st := c.state()
 	if st.Step != StepFace {
-		web.JSON(w, web.QRStatus{Phase: string(scan.FacePassed), QRVersion: st.Face.Generation, Next: h.url(c.pt, c.f.ID, st.current())})
-		return
+		f.Elsewhere = h.url(c.Portal, c.Flow.ID, st.current())
 	}
-	before := st.Face
-	fs, err := h.o.Scan.PollFace(r.Context(), h.faceOp(c), st.Face)
-	if err != nil {
-		flowpage.UpdateError(w, r, err)
-		return
-	}
-	h.countFace(c, before, fs)
-	out := flowpage.FaceStatus(fs)
-	if fs.Phase == scan.FacePassed {
-		out.Next = h.url(c.pt, c.f.ID, StepConfirm)
-	}
-	web.JSON(w, out)
+	return f
 }
 
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request, c *call) {
-	st := c.state()
+	st := c.State()
 	a, err := h.o.Accounts.ByID(r.Context(), st.AccountID)
 	if err != nil {
 		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
 	p := h.page(c, "forgot_confirm", "确认修改手机号码")
-	p.Data = web.ConfirmData{Action: h.url(c.pt, c.f.ID, StepConfirm), OldPhone: cnid.MaskPhone(a.Phone), NewPhone: cnid.MaskPhone(st.NewPhone)}
+	p.Data = web.ConfirmData{Action: h.url(c.Portal, c.Flow.ID, StepConfirm), OldPhone: cnid.MaskPhone(a.Phone), NewPhone: cnid.MaskPhone(st.NewPhone)}
 	h.o.Pages.Render(w, r, http.StatusOK, p)
 }
 
@@ -323,7 +236,7 @@ func (h *Handler) confirmSubmit(w http.ResponseWriter, r *http.Request, c *call)
 		return nil
 	})
 	if errors.Is(err, errBusy) {
-		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepConfirm), http.StatusSeeOther)
+		http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, StepConfirm), http.StatusSeeOther)
 		return
 	}
 	if err != nil {
@@ -339,23 +252,23 @@ func (h *Handler) confirmSubmit(w http.ResponseWriter, r *http.Request, c *call)
 	old, err := h.o.Accounts.ByID(ctx, st.AccountID)
 	if err != nil {
 		release()
-		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeError)
+		h.o.Metrics.PhoneChange(c.Portal.ID, metrics.PhoneChangeError)
 		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
 	a, err := h.o.Accounts.ChangePhone(ctx, st.AccountID, st.NewPhone)
 	if errors.Is(err, account.ErrPhoneTaken) {
 		release()
-		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangePhoneTaken)
+		h.o.Metrics.PhoneChange(c.Portal.ID, metrics.PhoneChangePhoneTaken)
 		p := h.page(c, "message", "无法修改手机号码")
 		p.Notices = []web.Notice{phoneTaken()}
-		p.Data = web.Message{Actions: []web.Action{{Label: "重新办理", URL: "/" + c.pt.ID + "/forgot", Primary: true}}}
+		p.Data = web.Message{Actions: []web.Action{{Label: "重新办理", URL: "/" + c.Portal.ID + "/forgot", Primary: true}}}
 		h.o.Pages.Render(w, r, http.StatusOK, p)
 		return
 	}
 	if err != nil {
 		release()
-		h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeError)
+		h.o.Metrics.PhoneChange(c.Portal.ID, metrics.PhoneChangeError)
 		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
@@ -380,31 +293,23 @@ func (h *Handler) confirmSubmit(w http.ResponseWriter, r *http.Request, c *call)
 		log.ErrorContext(ctx, "phonechange: end sessions", slog.Any("error", err))
 	}
 	if err := h.o.Audit.Record(ctx, audit.KindPhoneChange, a.ID, cnid.MaskID(a.IDNumber), map[string]string{
-		"portal": c.pt.ID, "old_phone": cnid.MaskPhone(old.Phone), "new_phone": cnid.MaskPhone(a.Phone), "face_provider": st.Face.Provider,
+		"portal": c.Portal.ID, "old_phone": cnid.MaskPhone(old.Phone), "new_phone": cnid.MaskPhone(a.Phone), "face_provider": st.Face.Provider,
 	}); err != nil {
 		log.ErrorContext(ctx, "audit phone change failed", slog.Any("error", err))
 	}
-	h.o.Metrics.PhoneChange(c.pt.ID, metrics.PhoneChangeCompleted)
+	h.o.Metrics.PhoneChange(c.Portal.ID, metrics.PhoneChangeCompleted)
 	log.InfoContext(ctx, "phone changed", slog.String("account", a.ID), slog.Int("sessions_ended", ended))
 	if _, err := h.update(r, c, func(s *State) error { s.Step, s.Committing = StepDone, false; return nil }); err != nil {
 		log.WarnContext(ctx, "phonechange: finish flow", slog.Any("error", err))
 	}
-	http.Redirect(w, r, h.url(c.pt, c.f.ID, StepDone), http.StatusSeeOther)
+	http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, StepDone), http.StatusSeeOther)
 }
 
 func (h *Handler) resetPage(c *call, form web.Form, notices ...web.Notice) web.Page {
-	st := c.state()
+	st := c.State()
 	p := h.page(c, "forgot_reset", "重置密码")
 	p.Form, p.Notices = form, notices
-	data := web.PhoneData{Action: h.url(c.pt, c.f.ID, StepReset)}
-	if st.SMS.Sent() && st.SMS.Purpose == smscode.PurposeResetPassword {
-		data.Sent, data.MaskedPhone, data.AttemptsLeft = true, cnid.MaskPhone(st.SMS.Phone), st.SMS.AttemptsLeft()
-		data.ValidFor = web.ValidFor(st.SMS.ValidFor())
-		if d := h.o.SMS.ResendIn(st.SMS); d > 0 {
-			data.ResendIn = web.Wait(d)
-		}
-	}
-	p.Data = data
+	p.Data = flowpage.PhoneData(h.url(c.Portal, c.Flow.ID, StepReset), st.SMS, smscode.PurposeResetPassword, h.o.SMS)
 	return p
 }
 
@@ -416,7 +321,7 @@ func (h *Handler) reset(w http.ResponseWriter, r *http.Request, c *call) {
 // and sets the new password.
 func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx := r.Context()
-	st := c.state()
+	st := c.State()
 	noAccount := web.Notice{Tone: web.ToneError, Kind: "not_registered", Text: "该身份证号码尚未完成实名注册，请先获取实名认证。"}
 	if st.AccountID == "" {
 		h.o.Pages.Render(w, r, http.StatusOK, h.resetPage(c, web.Form{}, noAccount))
@@ -442,7 +347,7 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 			flowpage.UpdateError(w, r, err)
 			return
 		}
-		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepReset), http.StatusSeeOther)
+		http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, StepReset), http.StatusSeeOther)
 		return
 	}
 	code := strings.TrimSpace(r.PostFormValue("code"))
@@ -464,7 +369,7 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 		err = h.o.SMS.Check(ctx, st.SMS, code)
 	}
 	if err != nil {
-		if st == nil && !isSMSRefusal(err) {
+		if st == nil && !flowpage.IsSMSRefusal(err) {
 			flowpage.UpdateError(w, r, err)
 			return
 		}
@@ -493,12 +398,12 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 	if _, err := h.o.Sessions.EndAccount(ctx, a.ID); err != nil {
 		log.ErrorContext(ctx, "phonechange: end sessions", slog.Any("error", err))
 	}
-	if err := h.o.Audit.Record(ctx, auditPasswordReset, a.ID, cnid.MaskID(a.IDNumber), map[string]string{"portal": c.pt.ID, "phone": cnid.MaskPhone(a.Phone)}); err != nil {
+	if err := h.o.Audit.Record(ctx, auditPasswordReset, a.ID, cnid.MaskID(a.IDNumber), map[string]string{"portal": c.Portal.ID, "phone": cnid.MaskPhone(a.Phone)}); err != nil {
 		log.ErrorContext(ctx, "audit password reset failed", slog.Any("error", err))
 	}
 	if _, err := h.update(r, c, func(s *State) error { s.SMS.Used, s.Step = true, StepResetDone; return nil }); err != nil {
 		flowpage.UpdateError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, h.url(c.pt, c.f.ID, StepResetDone), http.StatusSeeOther)
+	http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, StepResetDone), http.StatusSeeOther)
 }

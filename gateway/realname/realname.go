@@ -9,22 +9,17 @@
 package realname
 
 import (
-	"errors"
-	"log/slog"
+	"fmt"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/shiming-id/shiming/gateway/account"
-	"github.com/shiming-id/shiming/gateway/audit"
 	"github.com/shiming-id/shiming/gateway/config"
-	"github.com/shiming-id/shiming/gateway/flow"
 	"github.com/shiming-id/shiming/gateway/flowpage"
 	"github.com/shiming-id/shiming/gateway/httpserver"
 	"github.com/shiming-id/shiming/gateway/journey/metrics"
-	"github.com/shiming-id/shiming/gateway/ratelimit"
 	"github.com/shiming-id/shiming/gateway/scan"
-	"github.com/shiming-id/shiming/gateway/session"
 	"github.com/shiming-id/shiming/gateway/smscode"
 	"github.com/shiming-id/shiming/gateway/web"
 	"github.com/shiming-id/shiming/plugins/sdk"
@@ -97,69 +92,43 @@ type Providers interface {
 
 // Options configure the handlers.
 type Options struct {
-	Portals   []config.Portal
-	RealName  config.RealName
-	Limits    config.Limits
+	flowpage.Deps
+	RealName config.RealName
+	// PublicURL is the gateway's base URL as browsers reach it.
 	PublicURL string
-	Sessions  *session.Manager
-	Flows     *flow.Engine
-	Accounts  *account.Service
-	Limiter   *ratelimit.Limiter
-	Audit     *audit.Log
 	Providers Providers
-	Scan      *scan.Machine
-	SMS       *smscode.Sender
-	Pages     *web.Renderer
-	Metrics   *metrics.Journeys
-	// Desktop wraps the portal's GET pages (portal.Portals.DesktopOnly).
-	Desktop      func(config.Portal, http.Handler) http.Handler
-	ClientIP     func(*http.Request) string
-	DemoPhoneURL string
-	Now          func() time.Time
-	Logger       *slog.Logger
 }
 
 // Handler serves real-name registration.
 type Handler struct {
-	o       Options
-	starter flowpage.Starter
+	o     Options
+	flows flowpage.FlowKind[State]
+	faces flowpage.FaceStep[State]
 }
 
 // New returns the handlers.
 func New(o Options) (*Handler, error) {
-	if o.Sessions == nil || o.Flows == nil || o.Accounts == nil || o.Limiter == nil || o.Audit == nil ||
-		o.Providers == nil || o.Scan == nil || o.SMS == nil || o.Pages == nil || o.Metrics == nil {
-		return nil, errors.New("realname: a dependency is missing")
+	if err := o.Deps.Init(); err != nil {
+		return nil, fmt.Errorf("realname: %w", err)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.Providers == nil {
+		return nil, fmt.Errorf("realname: %w", flowpage.ErrMissingDependency)
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+	h := &Handler{o: o}
+	h.flows = flowpage.FlowKind[State]{Name: Kind, Deps: &h.o.Deps,
+		Portal: func(s *State) string { return s.Portal },
+		Scan:   func(s *State) *scan.Session { return &s.Scan },
+		Face:   func(s *State) *scan.FaceSession { return &s.Face },
 	}
-	if o.ClientIP == nil {
-		o.ClientIP = flowpage.RemoteIP
-	}
-	if o.Desktop == nil {
-		o.Desktop = func(_ config.Portal, h http.Handler) http.Handler { return h }
-	}
-	if o.RealName.FlowTTL <= 0 {
-		o.RealName.FlowTTL = config.Duration(30 * time.Minute)
-	}
-	return &Handler{o: o, starter: flowpage.Starter{Limiter: o.Limiter, PerMin: o.Limits.QRStartsPerIPPerMinute, ClientIP: o.ClientIP}}, nil
+	h.faces = flowpage.FaceStep[State]{Flows: h.flows, Page: h.page, PublicURL: o.PublicURL, At: h.faceAt}
+	return h, nil
 }
 
 // route is a handler of one flow step.
 type route func(w http.ResponseWriter, r *http.Request, c *call)
 
 // call is one request about a flow.
-type call struct {
-	pt      config.Portal
-	f       *flow.Flow[State]
-	binding string
-}
-
-func (c *call) state() *State { return &c.f.State }
+type call = flowpage.Call[State]
 
 // Register adds the routes, for every portal p:
 //
@@ -196,10 +165,10 @@ func (h *Handler) Register(r httpserver.Registrar) {
 			{"POST", "ctid", StepIdentity, h.ctid, false},
 			{"GET", "phone", StepPhone, h.phone, true},
 			{"POST", "phone", StepPhone, h.phoneSubmit, false},
-			{"GET", "face", StepFace, h.face, true},
-			{"POST", "face", StepFace, h.faceSubmit, false},
-			{"GET", "face/qr.png", "", h.faceImage, false},
-			{"GET", "face/status", "", h.faceStatus, false},
+			{"GET", "face", StepFace, h.faces.Show, true},
+			{"POST", "face", StepFace, h.faces.Submit, false},
+			{"GET", "face/qr.png", "", h.faces.Image, false},
+			{"GET", "face/status", "", h.faces.Status, false},
 			{"GET", "password", StepPassword, h.password, true},
 			{"POST", "password", StepPassword, h.passwordSubmit, false},
 		}
@@ -218,18 +187,13 @@ func (h *Handler) Register(r httpserver.Registrar) {
 // the current one. An empty step accepts any (images, status).
 func (h *Handler) step(pt config.Portal, step string, fn route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f, binding := flowpage.Load[State](w, r, h.o.Sessions, h.o.Flows, Kind, r.PathValue("flow"))
-		if f == nil {
+		c := h.flows.Open(w, r, pt)
+		if c == nil {
 			return
 		}
-		if f.State.Portal != pt.ID {
-			httpserver.Error(w, r, http.StatusNotFound, web.TextFlowExpired, nil)
-			return
-		}
-		c := &call{pt: pt, f: f, binding: binding}
-		cur := f.State.current()
+		cur := c.State().current()
 		if step != "" && step != cur && !(step == StepChoose && cur == StepScan) {
-			http.Redirect(w, r, h.url(pt, f.ID, cur), http.StatusSeeOther)
+			http.Redirect(w, r, h.url(pt, c.Flow.ID, cur), http.StatusSeeOther)
 			return
 		}
 		fn(w, r, c)
@@ -250,21 +214,14 @@ func (h *Handler) url(pt config.Portal, id, step string) string {
 
 // page returns a page of the flow with its step indicator.
 func (h *Handler) page(c *call, name, title string) web.Page {
-	cur := c.state().current()
-	return web.Page{Name: name, Title: title, Step: cur, Portal: c.pt,
+	cur := c.State().current()
+	return web.Page{Name: name, Title: title, Step: cur, Portal: c.Portal,
 		Steps: web.Steps(stepLabels, slices.Index(stepOrder, cur))}
 }
 
 // update applies a pure change to the flow.
 func (h *Handler) update(r *http.Request, c *call, change func(*State) error) (*State, error) {
-	f, err := flow.Update(r.Context(), h.o.Flows, Kind, c.f.ID, c.binding, change)
-	if f != nil {
-		c.f = f
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &c.f.State, nil
+	return c.Update(r.Context(), h.o.Flows, change)
 }
 
 func (h *Handler) intro(w http.ResponseWriter, r *http.Request, pt config.Portal) {
@@ -274,24 +231,15 @@ func (h *Handler) intro(w http.ResponseWriter, r *http.Request, pt config.Portal
 
 // start is 开始实名认证: a new flow bound to this browser.
 func (h *Handler) start(w http.ResponseWriter, r *http.Request, pt config.Portal) {
-	if !h.starter.Allow(w, r) {
+	if !h.o.Starter().Allow(w, r) {
 		return
 	}
-	binding, err := h.o.Sessions.Binding(w, r)
+	c, err := h.flows.Begin(w, r, pt, State{Portal: pt.ID, Step: StepChoose})
 	if err != nil {
 		httpserver.Error(w, r, http.StatusServiceUnavailable, "", err)
 		return
 	}
-	f, err := flow.Create(r.Context(), h.o.Flows, Kind, binding, h.o.RealName.FlowTTL.D(), State{Portal: pt.ID, Step: StepChoose})
-	if err != nil {
-		httpserver.Error(w, r, http.StatusServiceUnavailable, "", err)
-		return
-	}
-	if err := h.o.Sessions.SetFlowID(w, r, Kind, f.ID); err != nil {
-		httpserver.Error(w, r, http.StatusServiceUnavailable, "", err)
-		return
-	}
-	http.Redirect(w, r, h.url(pt, f.ID, StepChoose), http.StatusSeeOther)
+	http.Redirect(w, r, h.url(pt, c.Flow.ID, StepChoose), http.StatusSeeOther)
 }
 
 // Prefill is what trusted government-portal claims give a registration.
@@ -307,21 +255,14 @@ type Prefill struct {
 // OIDC claims: the scan and 实名登录 steps are skipped. It returns the URL
 // of the first step to show.
 func (h *Handler) StartFromClaims(w http.ResponseWriter, r *http.Request, pt config.Portal, p Prefill) (string, error) {
-	binding, err := h.o.Sessions.Binding(w, r)
-	if err != nil {
-		return "", err
-	}
 	st := State{Portal: pt.ID, Step: StepPhone, Provider: p.Provider, Name: p.Name, IDNumber: p.IDNumber,
 		Evidence: []account.Evidence{p.Evidence}, Links: []account.Link{p.Link}, Prefilled: true}
-	f, err := flow.Create(r.Context(), h.o.Flows, Kind, binding, h.o.RealName.FlowTTL.D(), st)
+	c, err := h.flows.Begin(w, r, pt, st)
 	if err != nil {
-		return "", err
-	}
-	if err := h.o.Sessions.SetFlowID(w, r, Kind, f.ID); err != nil {
 		return "", err
 	}
 	h.o.Metrics.Flow(pt.ID, metrics.ProviderOIDC, metrics.FlowStarted)
-	return h.url(pt, f.ID, StepPhone), nil
+	return h.url(pt, c.Flow.ID, StepPhone), nil
 }
 
 // metricProvider is the provider label of the flow's outcomes.
@@ -341,14 +282,14 @@ func (h *Handler) message(w http.ResponseWriter, r *http.Request, c *call, statu
 
 // registered tells that the ID number already has an account.
 func (h *Handler) registered(w http.ResponseWriter, r *http.Request, c *call) {
-	h.o.Metrics.Flow(c.pt.ID, c.state().metricProvider(), metrics.FlowAlreadyRegistered)
+	h.o.Metrics.Flow(c.Portal.ID, c.State().metricProvider(), metrics.FlowAlreadyRegistered)
 	h.message(w, r, c, http.StatusOK, "已完成实名注册",
 		web.Notice{Tone: web.ToneWarn, Kind: "already_registered", Text: "该身份证号码已完成实名注册。"},
 		web.Message{
 			Paragraphs: []string{"请直接登录。如果忘记了密码，或者更换了手机号码，请点击“忘记密码”。"},
 			Actions: []web.Action{
-				{Label: "登录", URL: "/" + c.pt.ID + "/login", Primary: true},
-				{Label: "忘记密码", URL: "/" + c.pt.ID + "/forgot"},
+				{Label: "登录", URL: "/" + c.Portal.ID + "/login", Primary: true},
+				{Label: "忘记密码", URL: "/" + c.Portal.ID + "/forgot"},
 			},
 		})
 }

@@ -36,8 +36,8 @@ func (h *Handler) identityPage(c *call, form web.Form, notices ...web.Notice) we
 	p := h.page(c, "realname_identity", "实名登录")
 	p.Form = form
 	p.Notices = notices
-	p.Data = web.IdentityData{Action: h.url(c.pt, c.f.ID, StepIdentity), Provider: web.ProviderName(c.state().Provider),
-		FromProvider: vouched(c.state().Scan.Identity)}
+	p.Data = web.IdentityData{Action: h.url(c.Portal, c.Flow.ID, StepIdentity), Provider: web.ProviderName(c.State().Provider),
+		FromProvider: vouched(c.State().Scan.Identity)}
 	return p
 }
 
@@ -81,7 +81,7 @@ func (h *Handler) identitySubmit(w http.ResponseWriter, r *http.Request, c *call
 	})
 	if errors.Is(err, errNoChecksLeft) {
 		h.message(w, r, c, http.StatusOK, "实名登录", web.Notice{Tone: web.ToneWarn, Kind: "too_many_attempts", Text: web.TextTooManyAttempts},
-			web.Message{Actions: []web.Action{{Label: "返回报名入口", URL: "/" + c.pt.ID + "/"}}})
+			web.Message{Actions: []web.Action{{Label: "返回报名入口", URL: "/" + c.Portal.ID + "/"}}})
 		return
 	}
 	if err != nil {
@@ -113,7 +113,7 @@ func (h *Handler) identitySubmit(w http.ResponseWriter, r *http.Request, c *call
 	}
 	if err != nil {
 		k := sdk.KindOf(err)
-		h.o.Metrics.Error(c.pt.ID, checker, k)
+		h.o.Metrics.Error(c.Portal.ID, checker, k)
 		if k == sdk.NameIDMismatch {
 			h.mismatch(w, r, c, checker)
 			return
@@ -140,9 +140,9 @@ func (h *Handler) identitySubmit(w http.ResponseWriter, r *http.Request, c *call
 	}
 	if mismatchBy != "" && provider == ctidProvider {
 		// The CTID path healed the name/ID mismatch met earlier.
-		h.o.Metrics.Recovery(c.pt.ID, mismatchBy, sdk.NameIDMismatch)
+		h.o.Metrics.Recovery(c.Portal.ID, mismatchBy, sdk.NameIDMismatch)
 	}
-	http.Redirect(w, r, h.url(c.pt, c.f.ID, StepPhone), http.StatusSeeOther)
+	http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, StepPhone), http.StatusSeeOther)
 }
 
 // levelOr is the evidence level of a scan identity: its own, or name_id
@@ -173,11 +173,11 @@ func (h *Handler) mismatch(w http.ResponseWriter, r *http.Request, c *call, chec
 		flowpage.UpdateError(w, r, err)
 		return
 	}
-	st := c.state()
-	h.o.Metrics.Flow(c.pt.ID, st.metricProvider(), metrics.FlowMismatch)
-	data := web.MismatchData{RetryURL: h.url(c.pt, c.f.ID, StepIdentity)}
+	st := c.State()
+	h.o.Metrics.Flow(c.Portal.ID, st.metricProvider(), metrics.FlowMismatch)
+	data := web.MismatchData{RetryURL: h.url(c.Portal, c.Flow.ID, StepIdentity)}
 	if st.Provider != ctidProvider && slices.Contains(h.o.RealName.ScanProviders, ctidProvider) {
-		data.CTIDAction = "/" + c.pt.ID + "/realname/" + c.f.ID + "/ctid"
+		data.CTIDAction = "/" + c.Portal.ID + "/realname/" + c.Flow.ID + "/ctid"
 	}
 	p := h.page(c, "realname_mismatch", "姓名和身份证号码不匹配")
 	p.Notices = []web.Notice{{Tone: web.ToneError, Kind: sdk.NameIDMismatch.String(), Text: web.TextNameIDMismatch}}
@@ -187,8 +187,8 @@ func (h *Handler) mismatch(w http.ResponseWriter, r *http.Request, c *call, chec
 
 // ctid switches the flow to the CTID provider after a mismatch.
 func (h *Handler) ctid(w http.ResponseWriter, r *http.Request, c *call) {
-	if !c.state().Mismatch || !slices.Contains(h.o.RealName.ScanProviders, ctidProvider) {
-		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepIdentity), http.StatusSeeOther)
+	if !c.State().Mismatch || !slices.Contains(h.o.RealName.ScanProviders, ctidProvider) {
+		http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, StepIdentity), http.StatusSeeOther)
 		return
 	}
 	if _, err := h.update(r, c, func(s *State) error {
@@ -198,29 +198,23 @@ func (h *Handler) ctid(w http.ResponseWriter, r *http.Request, c *call) {
 		flowpage.UpdateError(w, r, err)
 		return
 	}
-	if _, err := h.o.Scan.Begin(r.Context(), h.scanOp(c, c.binding), ctidProvider); err != nil {
+	if _, err := h.o.Scan.Begin(r.Context(), h.flows.ScanOp(c), ctidProvider); err != nil {
 		flowpage.UpdateError(w, r, err)
 		return
 	}
-	h.o.Metrics.Flow(c.pt.ID, ctidProvider, metrics.FlowStarted)
-	http.Redirect(w, r, h.url(c.pt, c.f.ID, StepScan), http.StatusSeeOther)
+	h.o.Metrics.Flow(c.Portal.ID, ctidProvider, metrics.FlowStarted)
+	http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, StepScan), http.StatusSeeOther)
 }
 
 func (h *Handler) phonePage(c *call, form web.Form, notices ...web.Notice) web.Page {
-	st := c.state()
+	st := c.State()
 	p := h.page(c, "realname_phone", "绑定手机号码")
 	if form.Values["phone"] == "" && st.SMS.Phone != "" {
 		form.Set("phone", st.SMS.Phone)
 	}
 	p.Form, p.Notices = form, notices
-	data := web.PhoneData{Action: h.url(c.pt, c.f.ID, StepPhone), MaskedName: cnid.MaskName(st.Name), MaskedID: cnid.MaskID(st.IDNumber)}
-	if st.SMS.Sent() && st.SMS.Purpose == smscode.PurposeBindPhone {
-		data.Sent, data.MaskedPhone, data.AttemptsLeft = true, cnid.MaskPhone(st.SMS.Phone), st.SMS.AttemptsLeft()
-		data.ValidFor = web.ValidFor(st.SMS.ValidFor())
-		if d := h.o.SMS.ResendIn(st.SMS); d > 0 {
-			data.ResendIn = web.Wait(d)
-		}
-	}
+	data := flowpage.PhoneData(h.url(c.Portal, c.Flow.ID, StepPhone), st.SMS, smscode.PurposeBindPhone, h.o.SMS)
+	data.MaskedName, data.MaskedID = cnid.MaskName(st.Name), cnid.MaskID(st.IDNumber)
 	p.Data = data
 	return p
 }
@@ -258,7 +252,7 @@ func (h *Handler) phoneSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 			httpserver.Error(w, r, http.StatusInternalServerError, "", err)
 			return
 		}
-		t, err := h.o.SMS.Send(ctx, smscode.Request{Phone: phone, Purpose: smscode.PurposeBindPhone, IDNumber: c.state().IDNumber, IP: h.o.ClientIP(r)})
+		t, err := h.o.SMS.Send(ctx, smscode.Request{Phone: phone, Purpose: smscode.PurposeBindPhone, IDNumber: c.State().IDNumber, IP: h.o.ClientIP(r)})
 		if err != nil {
 			h.smsRefused(w, r, c, form, err)
 			return
@@ -267,7 +261,7 @@ func (h *Handler) phoneSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 			flowpage.UpdateError(w, r, err)
 			return
 		}
-		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepPhone), http.StatusSeeOther)
+		http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, StepPhone), http.StatusSeeOther)
 		return
 	}
 	code := strings.TrimSpace(r.PostFormValue("code"))
@@ -281,7 +275,7 @@ func (h *Handler) phoneSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 		err = h.o.SMS.Check(ctx, st.SMS, code)
 	}
 	if err != nil {
-		if st == nil && !isSMSRefusal(err) {
+		if st == nil && !flowpage.IsSMSRefusal(err) {
 			flowpage.UpdateError(w, r, err)
 			return
 		}
@@ -289,7 +283,7 @@ func (h *Handler) phoneSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	next := StepFace
-	if h.faceProvider(c.state()) == "" {
+	if h.faceProvider(c.State()) == "" {
 		next = StepPassword
 	}
 	if _, err := h.update(r, c, func(s *State) error {
@@ -299,14 +293,7 @@ func (h *Handler) phoneSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 		flowpage.UpdateError(w, r, err)
 		return
 	}
-	http.Redirect(w, r, h.url(c.pt, c.f.ID, next), http.StatusSeeOther)
-}
-
-// isSMSRefusal reports whether err is smscode's own refusal (as opposed
-// to a failed flow update).
-func isSMSRefusal(err error) bool {
-	return errors.Is(err, smscode.ErrNotSent) || errors.Is(err, smscode.ErrWrongPhone) ||
-		errors.Is(err, smscode.ErrAttempts) || errors.Is(err, smscode.ErrExpired)
+	http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, next), http.StatusSeeOther)
 }
 
 func (h *Handler) smsRefused(w http.ResponseWriter, r *http.Request, c *call, form web.Form, err error) {
@@ -315,7 +302,7 @@ func (h *Handler) smsRefused(w http.ResponseWriter, r *http.Request, c *call, fo
 	if notice != nil {
 		notices = append(notices, *notice)
 		if k := sdk.KindOf(err); notice.Kind == k.String() {
-			h.o.Metrics.Error(c.pt.ID, h.o.SMS.Provider(), k)
+			h.o.Metrics.Error(c.Portal.ID, h.o.SMS.Provider(), k)
 		}
 	}
 	if field != "" {
@@ -338,94 +325,29 @@ func (h *Handler) faceProvider(s *State) string {
 	return h.o.RealName.Face["default"]
 }
 
-func (h *Handler) faceOp(c *call) scan.FaceOp {
-	return scan.FaceOp{Portal: c.pt.ID,
-		Update: scan.FlowUpdate(h.o.Flows, Kind, c.f.ID, c.binding, func(s *State) *scan.FaceSession { return &s.Face })}
-}
-
-// face shows the page before a face verification, or its QR page.
-func (h *Handler) face(w http.ResponseWriter, r *http.Request, c *call) {
-	st := c.state()
-	if st.Face.Phase == scan.FacePending {
-		h.renderFaceQR(w, r, c, st.Face, false)
-		return
+// faceAt is the face step of the flow: the provider of the scan (none
+// when the flow needs no face), the scan identity's subject, a new
+// session id on passing, and the flow counted as face_failed once its
+// attempts are used up.
+func (h *Handler) faceAt(c *call) flowpage.Face {
+	st := c.State()
+	f := flowpage.Face{
+		URL:       h.url(c.Portal, c.Flow.ID, StepFace),
+		Next:      h.url(c.Portal, c.Flow.ID, StepPassword),
+		Provider:  h.faceProvider(st),
+		Request:   sdk.FaceRequest{Name: st.Name, IDNumber: st.IDNumber, Subject: faceSubject(st.Scan.Identity)},
+		Exhausted: "人脸识别未通过的次数已达上限。请改日从报名入口重新办理实名认证，或改用网证CTID认证。",
+		Passed:    h.o.Sessions.Renew,
+		Polled: func(before, after scan.FaceSession) {
+			if after.Phase == scan.FaceFailed && after.Failures >= scan.MaxFaceFailures && before.Failures < scan.MaxFaceFailures {
+				h.o.Metrics.Flow(c.Portal.ID, st.metricProvider(), metrics.FlowFaceFailed)
+			}
+		},
 	}
-	h.renderFaceIntro(w, r, c)
-}
-
-func (h *Handler) renderFaceIntro(w http.ResponseWriter, r *http.Request, c *call) {
-	st := c.state()
-	fs := st.Face
-	p := h.page(c, "face", "人脸识别")
-	provider := h.faceProvider(st)
-	if fs.Provider != "" {
-		provider = fs.Provider
+	if st.Step != StepFace {
+		f.Elsewhere = h.url(c.Portal, c.Flow.ID, st.current())
 	}
-	p.Data = web.FaceData{Action: h.url(c.pt, c.f.ID, StepFace), Provider: web.ProviderName(provider), AttemptsLeft: fs.AttemptsLeft(),
-		Failed: fs.Phase == scan.FaceFailed}
-	switch fs.Phase {
-	case scan.FaceFailed:
-		p.Notices = append(p.Notices, web.Notice{Tone: web.ToneError, Kind: fs.Reason.String(), Text: web.KindText(web.AtFace, fs.Reason, fs.Provider)})
-	case scan.FaceUnavailable:
-		p.Notices = append(p.Notices, web.Notice{Tone: web.ToneWarn, Kind: fs.Trouble.String(), Text: web.KindText(web.AtFace, fs.Trouble, fs.Provider)})
-	}
-	if fs.AttemptsLeft() == 0 {
-		p.Notices = append(p.Notices, web.Notice{Tone: web.ToneError, Kind: "face_attempts",
-			Text: "人脸识别未通过的次数已达上限。请改日从报名入口重新办理实名认证，或改用网证CTID认证。"})
-	}
-	h.o.Pages.Render(w, r, http.StatusOK, p)
-}
-
-func (h *Handler) renderFaceQR(w http.ResponseWriter, r *http.Request, c *call, fs scan.FaceSession, checked bool) {
-	base := h.url(c.pt, c.f.ID, StepFace)
-	p := h.page(c, "qr", "人脸识别")
-	p.Script = true
-	p.Data = flowpage.FaceQRView(fs, base, h.o.DemoPhoneURL, checked)
-	p.Notices = flowpage.FaceNotices(fs)
-	h.o.Pages.Render(w, r, http.StatusOK, p)
-}
-
-// faceSubmit starts a verification (开始人脸识别, 重新人脸识别, a fresh
-// code) or checks it (我已完成, and the script when it passed).
-func (h *Handler) faceSubmit(w http.ResponseWriter, r *http.Request, c *call) {
-	st := c.state()
-	switch action := r.PostFormValue("action"); {
-	case action == "start" || action == "retry" || st.Face.Phase != scan.FacePending:
-		provider := h.faceProvider(st)
-		if provider == "" {
-			http.Redirect(w, r, h.url(c.pt, c.f.ID, StepPassword), http.StatusSeeOther)
-			return
-		}
-		req := sdk.FaceRequest{Name: st.Name, IDNumber: st.IDNumber, Subject: faceSubject(st.Scan.Identity),
-			ReturnURL: strings.TrimSuffix(h.o.PublicURL, "/") + h.url(c.pt, c.f.ID, StepFace)}
-		if _, err := h.o.Scan.BeginFace(r.Context(), h.faceOp(c), st.Face, provider, req); err != nil && !errors.Is(err, scan.ErrFaceAttempts) {
-			flowpage.UpdateError(w, r, err)
-			return
-		}
-		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepFace), http.StatusSeeOther)
-		return
-	}
-	before := st.Face
-	fs, err := h.o.Scan.PollFace(r.Context(), h.faceOp(c), st.Face)
-	if err != nil {
-		flowpage.UpdateError(w, r, err)
-		return
-	}
-	switch fs.Phase {
-	case scan.FacePassed:
-		if err := h.o.Sessions.Renew(w, r); err != nil {
-			httpserver.Error(w, r, http.StatusServiceUnavailable, "", err)
-			return
-		}
-		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepPassword), http.StatusSeeOther)
-	case scan.FacePending:
-		h.renderFaceQR(w, r, c, fs, true)
-	default:
-		if fs.Phase == scan.FaceFailed && fs.Failures >= scan.MaxFaceFailures && before.Failures < scan.MaxFaceFailures {
-			h.o.Metrics.Flow(c.pt.ID, st.metricProvider(), metrics.FlowFaceFailed)
-		}
-		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepFace), http.StatusSeeOther)
-	}
+	return f
 }
 
 // faceSubject is the provider subject a face vendor binds the check to:
@@ -440,38 +362,11 @@ func faceSubject(id *sdk.Identity) string {
 	return id.Subject
 }
 
-func (h *Handler) faceImage(w http.ResponseWriter, r *http.Request, c *call) {
-	web.QRPNG(w, r, c.state().Face.QR)
-}
-
-// faceStatus answers the face QR page's poll.
-func (h *Handler) faceStatus(w http.ResponseWriter, r *http.Request, c *call) {
-	st := c.state()
-	if st.Step != StepFace {
-		web.JSON(w, web.QRStatus{Phase: string(scan.FacePassed), QRVersion: st.Face.Generation, Next: h.url(c.pt, c.f.ID, st.current())})
-		return
-	}
-	before := st.Face
-	fs, err := h.o.Scan.PollFace(r.Context(), h.faceOp(c), st.Face)
-	if err != nil {
-		flowpage.UpdateError(w, r, err)
-		return
-	}
-	if fs.Phase == scan.FaceFailed && fs.Failures >= scan.MaxFaceFailures && before.Failures < scan.MaxFaceFailures {
-		h.o.Metrics.Flow(c.pt.ID, st.metricProvider(), metrics.FlowFaceFailed)
-	}
-	out := flowpage.FaceStatus(fs)
-	if fs.Phase == scan.FacePassed {
-		out.Next = h.url(c.pt, c.f.ID, StepPassword)
-	}
-	web.JSON(w, out)
-}
-
 func (h *Handler) passwordPage(c *call, form web.Form) web.Page {
-	st := c.state()
+	st := c.State()
 	p := h.page(c, "realname_password", "设置密码")
 	p.Form = form
-	p.Data = web.PasswordData{Action: h.url(c.pt, c.f.ID, StepPassword), MaskedName: cnid.MaskName(st.Name),
+	p.Data = web.PasswordData{Action: h.url(c.Portal, c.Flow.ID, StepPassword), MaskedName: cnid.MaskName(st.Name),
 		MaskedID: cnid.MaskID(st.IDNumber), MaskedPhone: cnid.MaskPhone(st.Phone)}
 	return p
 }
@@ -482,7 +377,7 @@ func (h *Handler) password(w http.ResponseWriter, r *http.Request, c *call) {
 
 // passwordSubmit sets the password and creates the account.
 func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call) {
-	st := c.state()
+	st := c.State()
 	pw, pw2 := r.PostFormValue("password"), r.PostFormValue("password2")
 	var form web.Form
 	if err := password.CheckPolicy(pw, st.IDNumber, st.Phone); err != nil {
@@ -501,7 +396,7 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call
 		ev = append(ev, account.Evidence{Provider: st.Face.Provider, Level: sdk.LevelFace.String(), Reference: st.Face.Reference, VerifiedAt: h.o.Now().UTC()})
 	}
 	a, err := h.o.Accounts.Create(ctx, account.New{Name: st.Name, IDNumber: st.IDNumber, Phone: st.Phone, Password: pw,
-		Portal: c.pt.ID, Evidence: ev, Links: st.Links})
+		Portal: c.Portal.ID, Evidence: ev, Links: st.Links})
 	switch {
 	case errors.Is(err, account.ErrIDNumberTaken):
 		h.registered(w, r, c)
@@ -514,30 +409,30 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request, c *call
 			flowpage.UpdateError(w, r, err)
 			return
 		}
-		http.Redirect(w, r, h.url(c.pt, c.f.ID, StepPhone)+"?taken=1", http.StatusSeeOther)
+		http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, StepPhone)+"?taken=1", http.StatusSeeOther)
 		return
 	case errors.Is(err, account.ErrLinkTaken):
 		h.message(w, r, c, http.StatusOK, "账号已关联", web.Notice{Tone: web.ToneError, Kind: "link_taken",
 			Text: "您扫码使用的" + web.ProviderName(st.Provider) + "账号已关联其他实名账号，不能再注册新的账号。"},
-			web.Message{Actions: []web.Action{{Label: "登录", URL: "/" + c.pt.ID + "/login", Primary: true}, {Label: "忘记密码", URL: "/" + c.pt.ID + "/forgot"}}})
+			web.Message{Actions: []web.Action{{Label: "登录", URL: "/" + c.Portal.ID + "/login", Primary: true}, {Label: "忘记密码", URL: "/" + c.Portal.ID + "/forgot"}}})
 		return
 	case err != nil:
 		httpserver.Error(w, r, http.StatusInternalServerError, "", err)
 		return
 	}
 	if err := h.o.Audit.Record(ctx, audit.KindRegister, a.ID, cnid.MaskID(a.IDNumber),
-		map[string]string{"portal": c.pt.ID, "provider": st.metricProvider()}); err != nil {
+		map[string]string{"portal": c.Portal.ID, "provider": st.metricProvider()}); err != nil {
 		httpserver.LoggerFrom(ctx, h.o.Logger).ErrorContext(ctx, "audit register failed", slog.Any("error", err))
 	}
-	h.o.Metrics.Flow(c.pt.ID, st.metricProvider(), metrics.FlowCompleted)
+	h.o.Metrics.Flow(c.Portal.ID, st.metricProvider(), metrics.FlowCompleted)
 	h.finish(w, r, c)
-	http.Redirect(w, r, "/"+c.pt.ID+"/login?registered=1", http.StatusSeeOther)
+	http.Redirect(w, r, "/"+c.Portal.ID+"/login?registered=1", http.StatusSeeOther)
 }
 
 // finish ends the flow and unbinds it from the session.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx := r.Context()
-	if err := flow.Delete(ctx, h.o.Flows, c.f.ID); err != nil {
+	if err := flow.Delete(ctx, h.o.Flows, c.Flow.ID); err != nil {
 		httpserver.LoggerFrom(ctx, h.o.Logger).WarnContext(ctx, "realname: delete flow", slog.Any("error", err))
 	}
 	if err := h.o.Sessions.SetFlowID(w, r, Kind, ""); err != nil {
