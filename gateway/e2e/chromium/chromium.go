@@ -140,14 +140,13 @@ func (b *Browser) Close() {
 // shares no cookies or storage with other sessions. Its tabs are closed,
 // and on failure photographed, when the test ends.
 type Session struct {
-	tb      testing.TB
-	b       *Browser
-	name    string
-	mu      sync.Mutex
-	tabs    []*Tab
-	saved   string
-	userUA  string
-	started bool
+	tb     testing.TB
+	b      *Browser
+	name   string
+	mu     sync.Mutex
+	tabs   []*Tab
+	saved  string
+	userUA string
 }
 
 // Session opens a fresh browser context for tb. name tells sessions of

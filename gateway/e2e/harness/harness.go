@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -70,7 +69,11 @@ func BuildBinary(ctx context.Context, dir string) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(dir, "shiming")
-	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// The go command that runs the tests is on PATH.
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("building %s needs the go command: %w", MainPackage, err)
+	}
 	// -race=false wins over a GOFLAGS=-race (the tests' own -race is not
 	// inherited anyway); VCS stamping needs git, which tests must not.
 	cmd := exec.CommandContext(ctx, goCmd, "build", "-race=false", "-buildvcs=false", "-o", out, MainPackage)
