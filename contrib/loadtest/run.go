@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shiming-id/shiming/contrib/loadtest/candidate"
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxclient"
 )
 
 // vendorPolls is the series counting the gateway's WeChat PollScan calls.
@@ -27,7 +28,7 @@ type sim struct {
 	o      options
 	stderr io.Writer
 	env    candidate.Env
-	sb     *candidate.Sandbox
+	sb     *sandboxclient.Client
 	people *candidate.People
 
 	rec   *recorder
@@ -70,12 +71,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	s := &sim{o: o, stderr: stderr, rec: newRecorder(), rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
-	s.sb = &candidate.Sandbox{URL: o.sandbox, Client: &http.Client{Transport: base, Timeout: o.timeout}}
+	s.sb = &sandboxclient.Client{URL: o.sandbox, HTTP: &http.Client{Transport: base, Timeout: o.timeout}}
 	s.env = candidate.Env{
 		Gateway: o.targets[0], Sandbox: s.sb, Portal: o.portal, Transport: browser, Timeout: o.timeout,
 		StatusPoll: o.statusPoll, Think: o.think, Observe: s.rec.observe,
 	}
-	citizens, err := s.sb.Citizens(ctx)
+	citizens, err := candidate.RegistryPeople(ctx, s.sb)
 	if err != nil {
 		return fmt.Errorf("the sandbox at %s: %w", o.sandbox, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxclient"
 	"github.com/shiming-id/shiming/gateway/e2e/chromium"
 	"github.com/shiming-id/shiming/gateway/e2e/harness"
 	"github.com/shiming-id/shiming/plugins/sdk/cnid"
@@ -158,12 +159,12 @@ type journey struct {
 	t   *testing.T
 	ctx context.Context
 	srv *harness.Server
-	sb  *harness.Sandbox
+	sb  *sandboxclient.Client
 	b   *chromium.Browser
 	// desktop is the candidate's browser context; d its first tab.
 	desktop *chromium.Session
 	d       *chromium.Tab
-	who     harness.Citizen
+	who     sandboxclient.Citizen
 }
 
 // newJourney prepares a journey of the citizen with key.
@@ -186,7 +187,7 @@ func newJourney(t *testing.T, key string) *journey {
 func (j *journey) url(path string) string { return j.srv.URL + path }
 
 // act does an action on the phone as the journey's citizen.
-func (j *journey) act(qr, action string) harness.ActResult {
+func (j *journey) act(qr, action string) sandboxclient.ActResult {
 	j.t.Helper()
 	res, err := j.sb.Act(j.ctx, qr, action, j.who.Key)
 	if err != nil {

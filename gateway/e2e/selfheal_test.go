@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/shiming-id/shiming/gateway/e2e/harness"
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxclient"
 )
 
 // The self-healing tests inject faults into the sandbox, which every
@@ -21,7 +21,7 @@ const textQRRefreshed = "二维码已更新，请用手机重新扫码。"
 func TestCodeReusedShowsAFreshQR(t *testing.T) {
 	j := newJourney(t, "c003")
 	qr := j.startScan("wechat")
-	inject(t, j, harness.Fault{Vendor: "wechat", Path: "/sns/oauth2/access_token", Code: "40163", Count: 1})
+	inject(t, j, sandboxclient.Fault{Vendor: "wechat", Path: "/sns/oauth2/access_token", Code: "40163", Count: 1})
 	j.scanOnPhone("wechat", qr)
 	fresh := j.freshQR(qr, "code_reused")
 	expectCalm(j)
@@ -39,7 +39,7 @@ func TestCodeReusedShowsAFreshQR(t *testing.T) {
 func TestStaleUUIDShowsAFreshQR(t *testing.T) {
 	j := newJourney(t, "c004")
 	qr := j.startScan("wechat")
-	inject(t, j, harness.Fault{Vendor: "wechat", Path: "/connect/l/qrconnect", Code: "400", Count: 1})
+	inject(t, j, sandboxclient.Fault{Vendor: "wechat", Path: "/connect/l/qrconnect", Code: "400", Count: 1})
 	fresh := j.freshQR(qr, "uuid_invalid")
 	expectCalm(j)
 	j.scanOnPhone("wechat", fresh)
@@ -51,7 +51,7 @@ func TestStaleUUIDShowsAFreshQR(t *testing.T) {
 }
 
 // inject adds a fault for the rest of the test.
-func inject(t *testing.T, j *journey, f harness.Fault) {
+func inject(t *testing.T, j *journey, f sandboxclient.Fault) {
 	t.Helper()
 	if err := j.sb.AddFault(j.ctx, f); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxclient"
 )
 
 // Defaults of Env.
@@ -43,7 +45,8 @@ const (
 type Env struct {
 	// Gateway is the base URL browsers use (the gateway's public_url).
 	Gateway string
-	Sandbox *Sandbox
+	// Sandbox plays the phone and injects the faults of Trouble.
+	Sandbox *sandboxclient.Client
 	// Portal, Exam and Position are where candidates register; defaults
 	// are the sample exam's.
 	Portal, Exam, Position string

@@ -5,6 +5,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxclient"
 	gwpassword "github.com/shiming-id/shiming/gateway/password"
 	"github.com/shiming-id/shiming/plugins/sdk/cnid"
 )
@@ -76,5 +77,24 @@ func TestPasswordPassesThePolicy(t *testing.T) {
 			t.Fatalf("two people share the password %q", pw)
 		}
 		seen[pw] = true
+	}
+}
+
+func TestHolder(t *testing.T) {
+	tests := []struct {
+		name string
+		p    Person
+		want sandboxclient.Holder
+	}{
+		{"registry citizen by key", Person{Citizen: "c035", Name: "刘䶮", IDNumber: "x", Phone: "y"}, sandboxclient.Holder{Citizen: "c035"}},
+		{"synthetic person", Person{Name: "王芳", IDNumber: "430102199501011234", Phone: "13512345678"},
+			sandboxclient.Holder{Name: "王芳", IDNumber: "430102199501011234", Phone: "13512345678"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.holder(); got != tt.want {
+				t.Errorf("holder() = %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }

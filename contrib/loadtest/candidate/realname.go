@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxclient"
 )
 
 // Trouble is what goes wrong for a candidate on purpose, through the
@@ -29,7 +31,7 @@ type Trouble struct {
 
 // FaultNameMismatch makes the CTID platform's name/ID check (两要素)
 // answer 4003 (姓名和身份证号码不匹配) once.
-var FaultNameMismatch = Fault{Vendor: "ctid", Path: "/v1/verification", Code: "4003", Count: 1}
+var FaultNameMismatch = sandboxclient.Fault{Vendor: "ctid", Path: "/v1/verification", Code: "4003", Count: 1}
 
 // maxRescans bounds how often one scan step may see a fresh QR code.
 const maxRescans = 6
@@ -110,7 +112,7 @@ func (c *Candidate) RealName(ctx context.Context, provider string, t Trouble) er
 		return &StepError{Step: "scan", Err: err}
 	}
 	if t.Mismatch && c.Person.RegistryName == "" {
-		if err := c.env.Sandbox.Inject(ctx, FaultNameMismatch); err != nil {
+		if err := c.env.Sandbox.AddFault(ctx, FaultNameMismatch); err != nil {
 			return &StepError{Step: "identity", Err: err}
 		}
 	}
@@ -222,18 +224,18 @@ func (c *Candidate) scan(ctx context.Context, page *Page, provider string, t Tro
 		qr, version, statusURL := page.Attr("qr"), page.Attr("qr-version"), page.Attr("status-url")
 		if t.StaleQR {
 			t.StaleQR = false
-			if err := c.env.Sandbox.Inject(ctx, FaultStaleQR); err != nil {
+			if err := c.env.Sandbox.AddFault(ctx, FaultStaleQR); err != nil {
 				return nil, err
 			}
 		}
 		for i, a := range actions {
 			if t.CodeReused && i == len(actions)-1 {
 				t.CodeReused = false
-				if err := c.env.Sandbox.Inject(ctx, FaultCodeReused); err != nil {
+				if err := c.env.Sandbox.AddFault(ctx, FaultCodeReused); err != nil {
 					return nil, err
 				}
 			}
-			link, err := c.env.Sandbox.Act(ctx, qr, a, c.Person)
+			link, err := c.act(ctx, qr, a)
 			if err != nil {
 				return nil, fmt.Errorf("phone %s: %w", a, err)
 			}
@@ -320,7 +322,7 @@ func (c *Candidate) face(ctx context.Context, base string) (*Page, error) {
 		if p, err = expect(p, "qr"); err != nil {
 			return nil, err
 		}
-		if _, err := c.env.Sandbox.Act(ctx, p.Attr("qr"), "pass", c.Person); err != nil {
+		if _, err := c.act(ctx, p.Attr("qr"), "pass"); err != nil {
 			return nil, fmt.Errorf("phone pass: %w", err)
 		}
 		st, err := c.waitStatus(ctx, p.Attr("status-url"), p.Attr("qr-version"), "passed")

@@ -1,18 +1,15 @@
 package sandboxtest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/shiming-id/shiming/contrib/sandbox/phone"
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxclient"
 	"github.com/shiming-id/shiming/plugins/sdk/cnid"
 	"github.com/shiming-id/shiming/plugins/sdk/providertest"
 )
@@ -22,89 +19,20 @@ import (
 const qrLifetime = 5 * time.Minute
 
 // Phone is the kit's providertest.Phone over the sandbox's virtual phone:
-// it drives the phone's JSON API over HTTP (POST /phone/api/act, GET
-// /phone/api/pending, GET /phone/api/sms) as a test of a real vendor
-// drives the vendor's test double, never through the plugin. It acts as
-// People.Match, and passes a face check as the person it was begun for.
-// The same Phone serves every vendor of the sandbox.
+// it drives the phone's JSON API over HTTP with the embedded client, as a
+// test of a real vendor drives the vendor's test double, never through
+// the plugin. It acts as People.Match, and passes a face check as the
+// person it was begun for. The same Phone serves every vendor of the
+// sandbox.
 type Phone struct {
+	*sandboxclient.Client
 	srv    *Server
 	people providertest.People
 }
 
 // Phone returns the phone of people.
 func (s *Server) Phone(people providertest.People) *Phone {
-	return &Phone{srv: s, people: people}
-}
-
-// Item is something waiting on the phone for a person.
-type Item struct {
-	ID        string   `json:"id"`
-	Vendor    string   `json:"vendor"`
-	Kind      string   `json:"kind"`
-	Title     string   `json:"title"`
-	State     string   `json:"state"`
-	QRContent string   `json:"qr_content"`
-	Actions   []string `json:"actions"`
-}
-
-// Outcome is what an action led to.
-type Outcome struct {
-	// Redirect is the URL the phone's browser opens next (an OAuth
-	// callback), empty if none.
-	Redirect string `json:"redirect"`
-	Message  string `json:"message"`
-}
-
-// Open opens QR content on the phone, as pointing its camera at the code
-// does: some vendors (Alipay) only then list the item.
-func (p *Phone) Open(ctx context.Context, qr string) error {
-	return p.do(ctx, http.MethodGet, "/phone/?qr="+url.QueryEscape(qr), nil, nil)
-}
-
-// Pending lists what waits on the phone.
-func (p *Phone) Pending(ctx context.Context) ([]Item, error) {
-	var out struct {
-		Items []Item `json:"items"`
-	}
-	err := p.do(ctx, http.MethodGet, "/phone/api/pending", nil, &out)
-	return out.Items, err
-}
-
-// Item opens qr on the phone and returns the item it shows.
-func (p *Phone) Item(ctx context.Context, qr string) (Item, error) {
-	if err := p.Open(ctx, qr); err != nil {
-		return Item{}, err
-	}
-	items, err := p.Pending(ctx)
-	if err != nil {
-		return Item{}, err
-	}
-	for _, it := range items {
-		if it.QRContent == qr {
-			return it, nil
-		}
-	}
-	return Item{}, fmt.Errorf("sandboxtest: %q is not pending on the phone", qr)
-}
-
-// Act performs action (scan, confirm, cancel, pass, fail, read) on the
-// item of qr as the citizen with idNumber (or citizen key).
-func (p *Phone) Act(ctx context.Context, qr, action, idNumber string) (Outcome, error) {
-	var out struct {
-		Outcome Outcome `json:"outcome"`
-	}
-	err := p.do(ctx, http.MethodPost, "/phone/api/act", map[string]string{"qr": qr, "action": action, "citizen": idNumber}, &out)
-	return out.Outcome, err
-}
-
-// Inbox returns the text messages of a phone number, newest first.
-func (p *Phone) Inbox(ctx context.Context, number string) ([]phone.Message, error) {
-	var out struct {
-		Messages []phone.Message `json:"messages"`
-	}
-	err := p.do(ctx, http.MethodGet, "/phone/api/sms?phone="+url.QueryEscape(number), nil, &out)
-	return out.Messages, err
+	return &Phone{Client: &sandboxclient.Client{URL: s.URL, HTTP: s.HTTP}, srv: s, people: people}
 }
 
 // Scan opens the QR content and scans it when the vendor's app asks for
@@ -130,20 +58,20 @@ func (p *Phone) Approve(ctx context.Context, qr string) (map[string]string, erro
 	if !slices.Contains(it.Actions, string(phone.Confirm)) && slices.Contains(it.Actions, string(phone.Read)) {
 		action = phone.Read
 	}
-	out, err := p.Act(ctx, qr, string(action), p.people.Match.IDNumber)
+	res, err := p.Act(ctx, qr, string(action), p.people.Match.IDNumber)
 	if err != nil {
 		return nil, err
 	}
-	return redirectQuery(out.Redirect)
+	return redirectQuery(res.Outcome.Redirect)
 }
 
 // Cancel refuses the login and returns the redirect's query like Approve.
 func (p *Phone) Cancel(ctx context.Context, qr string) (map[string]string, error) {
-	out, err := p.Act(ctx, qr, string(phone.Cancel), p.people.Match.IDNumber)
+	res, err := p.Act(ctx, qr, string(phone.Cancel), p.people.Match.IDNumber)
 	if err != nil {
 		return nil, err
 	}
-	return redirectQuery(out.Redirect)
+	return redirectQuery(res.Outcome.Redirect)
 }
 
 // Expire moves the clock past the QR session's five minutes.
@@ -206,44 +134,6 @@ func redirectQuery(redirect string) (map[string]string, error) {
 		q[k] = vs[0]
 	}
 	return q, nil
-}
-
-// do sends a request to the sandbox and decodes its JSON answer into out.
-func (p *Phone) do(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, p.srv.URL+path, body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := p.srv.HTTP.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("sandboxtest: %s %s: %s: %s", method, req.URL.Path, resp.Status, b)
-	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("sandboxtest: %s %s: %w", method, req.URL.Path, err)
-	}
-	return nil
 }
 
 var _ providertest.Phone = (*Phone)(nil)

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/shiming-id/shiming/contrib/loadtest/candidate"
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxclient"
 	"github.com/shiming-id/shiming/gateway/account"
 	"github.com/shiming-id/shiming/gateway/e2e/harness"
 	"github.com/shiming-id/shiming/gateway/password"
@@ -77,7 +78,7 @@ func TestReplicasShareEveryJourney(t *testing.T) {
 	defer cancel()
 
 	c := startCluster(ctx, t, dsn, redisAddr, prefix)
-	sb := &candidate.Sandbox{URL: c.sandbox, Client: &http.Client{Timeout: 30 * time.Second}}
+	sb := &sandboxclient.Client{URL: c.sandbox, HTTP: &http.Client{Timeout: 30 * time.Second}}
 	people := candidate.NewPeople(nil)
 	env := candidate.Env{Gateway: c.origin, Sandbox: sb, StatusPoll: 200 * time.Millisecond}
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxclient"
 	jt "github.com/shiming-id/shiming/gateway/journey/journeytest"
 )
 
@@ -17,7 +18,7 @@ import (
 // (我已扫码, 我已完成) where a browser's script would poll.
 type Candidate struct {
 	*jt.Browser
-	Sandbox *Sandbox
+	Sandbox *sandboxclient.Client
 }
 
 // Candidate returns a new candidate with an empty cookie jar.
@@ -36,7 +37,7 @@ func (s *Server) Candidate(tb testing.TB) *Candidate {
 // scan provider (wechat, alipay or ctid), the phone played through the
 // sandbox's phone API, and returns the page it ends on: the portal's
 // login page with the registered notice.
-func (c *Candidate) Register(ctx context.Context, portal, provider string, who Citizen, password string) *jt.Page {
+func (c *Candidate) Register(ctx context.Context, portal, provider string, who sandboxclient.Citizen, password string) *jt.Page {
 	c.T.Helper()
 	c.Expect(c.Get("/"+portal+"/realname/"), "realname_intro")
 	choose := c.Expect(c.Post("/"+portal+"/realname/start", nil), "realname_choose")
@@ -53,7 +54,7 @@ func (c *Candidate) Register(ctx context.Context, portal, provider string, who C
 // the phone's browser, without the candidate's cookies, opens the
 // redirect; CTID reads the card) and presses 我已扫码 until the page
 // moves on. It returns the page that follows.
-func (c *Candidate) Scan(ctx context.Context, qrPage *jt.Page, provider string, who Citizen) *jt.Page {
+func (c *Candidate) Scan(ctx context.Context, qrPage *jt.Page, provider string, who sandboxclient.Citizen) *jt.Page {
 	c.T.Helper()
 	qr := qrPage.QR()
 	switch provider {
@@ -103,7 +104,7 @@ func (c *Candidate) BindPhone(ctx context.Context, phoneURL, phone string) *jt.P
 
 // PassFace starts the face verification at faceURL, passes it on the
 // phone as who and presses 我已完成 until the page moves on.
-func (c *Candidate) PassFace(ctx context.Context, faceURL string, who Citizen) *jt.Page {
+func (c *Candidate) PassFace(ctx context.Context, faceURL string, who sandboxclient.Citizen) *jt.Page {
 	c.T.Helper()
 	qr := c.Expect(c.Post(faceURL, url.Values{"action": {"start"}}), "qr")
 	c.act(ctx, qr.QR(), "pass", who)
@@ -112,12 +113,12 @@ func (c *Candidate) PassFace(ctx context.Context, faceURL string, who Citizen) *
 
 // SignIn logs in with the ID number and password and expects the home
 // page.
-func (c *Candidate) SignIn(portal string, who Citizen, password string) *jt.Page {
+func (c *Candidate) SignIn(portal string, who sandboxclient.Citizen, password string) *jt.Page {
 	c.T.Helper()
 	return c.Expect(c.Post("/"+portal+"/login/password", url.Values{"id_number": {who.IDNumber}, "password": {password}}), "home")
 }
 
-func (c *Candidate) act(ctx context.Context, qr, action string, who Citizen) ActResult {
+func (c *Candidate) act(ctx context.Context, qr, action string, who sandboxclient.Citizen) sandboxclient.ActResult {
 	c.T.Helper()
 	res, err := c.Sandbox.Act(ctx, qr, action, who.Key)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxclient"
 	"github.com/shiming-id/shiming/gateway/e2e/harness"
 	jt "github.com/shiming-id/shiming/gateway/journey/journeytest"
 )
@@ -39,7 +40,7 @@ type faultRig struct {
 	t   *testing.T
 	ctx context.Context
 	srv *harness.Server
-	sb  *harness.Sandbox
+	sb  *sandboxclient.Client
 }
 
 func (r *faultRig) metric(name string, labels ...string) float64 {
@@ -56,7 +57,7 @@ func (r *faultRig) metric(name string, labels ...string) float64 {
 }
 
 // fault injects f until the test ends or clears it.
-func (r *faultRig) fault(t *testing.T, f harness.Fault) {
+func (r *faultRig) fault(t *testing.T, f sandboxclient.Fault) {
 	t.Helper()
 	if err := r.sb.AddFault(r.ctx, f); err != nil {
 		t.Fatal(err)
@@ -81,7 +82,7 @@ func (r *faultRig) toQR(t *testing.T, provider string) (*harness.Candidate, *jt.
 }
 
 // toIdentity takes who from 获取实名认证 through a WeChat scan to 实名登录.
-func (r *faultRig) toIdentity(t *testing.T, who harness.Citizen) (*harness.Candidate, string) {
+func (r *faultRig) toIdentity(t *testing.T, who sandboxclient.Citizen) (*harness.Candidate, string) {
 	t.Helper()
 	c, qr := r.toQR(t, "wechat")
 	c.Expect(c.Scan(r.ctx, qr, "wechat", who), "realname_identity")
@@ -157,11 +158,11 @@ func TestVendorAndPluginFaults(t *testing.T) {
 
 	for i, tc := range []struct {
 		name  string
-		fault harness.Fault
+		fault sandboxclient.Fault
 	}{
-		{"vendor answers HTTP 500", harness.Fault{Vendor: "wechat", Path: "/connect/qrconnect", Code: "http_500"}},
-		{"vendor answers garbage", harness.Fault{Vendor: "wechat", Path: "/connect/qrconnect", Code: "garbage"}},
-		{"vendor answers after the call timeout", harness.Fault{Vendor: "wechat", Path: "/connect/qrconnect", LatencyMS: int(2 * callTimeout / time.Millisecond)}},
+		{"vendor answers HTTP 500", sandboxclient.Fault{Vendor: "wechat", Path: "/connect/qrconnect", Code: "http_500"}},
+		{"vendor answers garbage", sandboxclient.Fault{Vendor: "wechat", Path: "/connect/qrconnect", Code: "garbage"}},
+		{"vendor answers after the call timeout", sandboxclient.Fault{Vendor: "wechat", Path: "/connect/qrconnect", LatencyMS: int(2 * callTimeout / time.Millisecond)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			who := citizen(t, ctx, srv, []string{"c008", "c009", "c010"}[i])
@@ -185,7 +186,7 @@ func TestVendorAndPluginFaults(t *testing.T) {
 	}
 
 	t.Run("vendor answers slowly within the call timeout", func(t *testing.T) {
-		r.fault(t, harness.Fault{Vendor: "wechat", Path: "/connect/qrconnect", LatencyMS: 1500, Count: 1})
+		r.fault(t, sandboxclient.Fault{Vendor: "wechat", Path: "/connect/qrconnect", LatencyMS: 1500, Count: 1})
 		_, qr := r.toQR(t, "wechat")
 		if qr.QR() == "" || len(qr.ErrorKinds()) != 0 {
 			t.Fatalf("a slow answer within the deadline failed: kinds %v", qr.ErrorKinds())
@@ -196,7 +197,7 @@ func TestVendorAndPluginFaults(t *testing.T) {
 		who := citizen(t, ctx, srv, "c011")
 		before := r.metric("shiming_realname_errors_total", "provider", "wechat", "kind", "rate_limited")
 		c, qr := r.toQR(t, "wechat")
-		r.fault(t, harness.Fault{Vendor: "wechat", Path: "/sns/oauth2/access_token", Code: "45011", Count: 1})
+		r.fault(t, sandboxclient.Fault{Vendor: "wechat", Path: "/sns/oauth2/access_token", Code: "45011", Count: 1})
 		for _, action := range []string{"scan", "confirm"} {
 			if _, err := r.sb.Act(ctx, qr.QR(), action, who.Key); err != nil {
 				t.Fatal(err)
@@ -225,11 +226,11 @@ func TestVendorAndPluginFaults(t *testing.T) {
 		c.Expect(c.Scan(ctx, fresh, "wechat", who), "realname_identity")
 	})
 
-	identity := func(c *harness.Candidate, base string, who harness.Citizen) *jt.Page {
+	identity := func(c *harness.Candidate, base string, who sandboxclient.Citizen) *jt.Page {
 		return c.Post(base+"identity", url.Values{"name": {who.Name}, "id_number": {who.IDNumber}})
 	}
 	// kept checks that the identity form still holds what was typed.
-	kept := func(t *testing.T, p *jt.Page, who harness.Citizen) {
+	kept := func(t *testing.T, p *jt.Page, who sandboxclient.Citizen) {
 		t.Helper()
 		if p.Name() != "realname_identity" || !p.Contains(`value="`+who.Name+`"`) || !p.Contains(`value="`+who.IDNumber+`"`) {
 			t.Fatalf("page %q does not keep the typed name and ID number", p.Name())
@@ -241,7 +242,7 @@ func TestVendorAndPluginFaults(t *testing.T) {
 		c, base := r.toIdentity(t, who)
 		for _, code := range []string{"http_500", "garbage"} {
 			before := r.metric("shiming_realname_errors_total", "provider", "ctid", "kind", "vendor_unavailable")
-			r.fault(t, harness.Fault{Vendor: "ctid", Path: "/v1/apply", Code: code})
+			r.fault(t, sandboxclient.Fault{Vendor: "ctid", Path: "/v1/apply", Code: code})
 			p := identity(c, base, who)
 			calm(t, p, "vendor_unavailable", "身份核验服务暂时繁忙，请稍后重试。")
 			kept(t, p, who)

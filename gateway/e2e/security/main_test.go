@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxclient"
 	"github.com/shiming-id/shiming/gateway/e2e/harness"
 	jt "github.com/shiming-id/shiming/gateway/journey/journeytest"
 )
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 const password = "Kaoshi2026ok"
 
 // citizen returns a citizen of the sandbox registry.
-func citizen(t *testing.T, ctx context.Context, srv *harness.Server, key string) harness.Citizen {
+func citizen(t *testing.T, ctx context.Context, srv *harness.Server, key string) sandboxclient.Citizen {
 	t.Helper()
 	c, err := srv.Sandbox().Citizen(ctx, key)
 	if err != nil {

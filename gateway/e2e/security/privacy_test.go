@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shiming-id/shiming/contrib/sandbox/sandboxclient"
 	"github.com/shiming-id/shiming/gateway/e2e/harness"
 	jt "github.com/shiming-id/shiming/gateway/journey/journeytest"
 	"github.com/shiming-id/shiming/plugins/sdk/cnid"
@@ -97,7 +98,7 @@ func TestNoPersonalDataAtRestOrInLogs(t *testing.T) {
 
 	type secret struct{ what, value string }
 	var secrets []secret
-	for _, p := range []harness.Citizen{wechat, alipay, gov} {
+	for _, p := range []sandboxclient.Citizen{wechat, alipay, gov} {
 		secrets = append(secrets,
 			secret{p.Key + " ID number", p.IDNumber},
 			secret{p.Key + " region and birth date", p.IDNumber[:14]},
@@ -162,7 +163,7 @@ var (
 // registerFromGovPortal signs who in at the sandbox's government portal
 // (政务服务网登录); the gateway trusts its real-name claims, so a
 // registration begins at 绑定手机, and the candidate completes it.
-func registerFromGovPortal(t *testing.T, ctx context.Context, srv *harness.Server, who harness.Citizen) {
+func registerFromGovPortal(t *testing.T, ctx context.Context, srv *harness.Server, who sandboxclient.Citizen) {
 	t.Helper()
 	c := srv.Candidate(t)
 	login := c.Get("/hunanpea/oidc/zwfw/start")
