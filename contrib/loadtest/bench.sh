@@ -9,7 +9,7 @@
 #   contrib/loadtest/bench.sh poll             # (d) QR-status polls/s and p99 with 5,000 candidates waiting (hammered, then paced
 #                                              #     as the page polls), memory per waiting candidate, (g) CPU profile
 #   contrib/loadtest/bench.sh replicas         # (e) (c) on PostgreSQL + Redis with two replicas, against (c) on the embedded default, in one run
-#   contrib/loadtest/bench.sh compare OLD NEW MODE  # before/after: MODE (realname, login or poll) with two binaries, alternating, twice each
+#   contrib/loadtest/bench.sh compare OLD NEW MODE  # before/after: MODE (realname, login, poll or paced) with two binaries, alternating, twice each
 #
 # Each run starts its own gateway (the embedded default: SQLite and the
 # sandbox in-process) on BENCH_PORT (default 27080), +1 for the sandbox,
@@ -135,6 +135,12 @@ run_poll() { # BINARY NAME [extra loadtest flags]
 	"$bin/loadtest" $(target) --mode poll --candidates "${BENCH_CANDIDATES:-5000}" \
 		--concurrency "${BENCH_CONCURRENCY:-64}" --duration 30s --progress 5s "$@"
 	stop_gateway
+}
+
+# run_paced: the waiting pages poll every 1.5 s, as the QR page's script
+# does, instead of as fast as they can.
+run_paced() { # BINARY NAME [extra loadtest flags]
+	run_poll "$@" --poll-every 1.5s
 }
 
 run_login() { # BINARY NAME [extra loadtest flags]
@@ -270,7 +276,7 @@ poll)
 	echo "== as fast as 64 pollers can"
 	run_poll "$bin/shiming" poll --profile "$out/poll.pprof"
 	echo "== every waiting page polling every 1.5 s, as the QR page's script does"
-	run_poll "$bin/shiming" poll-paced --poll-every 1.5s
+	run_paced "$bin/shiming" poll-paced
 	go tool pprof -top -cum -nodecount 40 "$out/poll.pprof" 2>/dev/null | sed -n '4,50p'
 	;;
 replicas)
@@ -278,7 +284,7 @@ replicas)
 	replicas
 	;;
 compare)
-	[ $# -eq 4 ] || { echo "usage: $0 compare OLD-BINARY NEW-BINARY realname|login|poll" >&2; exit 2; }
+	[ $# -eq 4 ] || { echo "usage: $0 compare OLD-BINARY NEW-BINARY realname|login|poll|paced" >&2; exit 2; }
 	build
 	compare "$2" "$3" "$4"
 	;;

@@ -93,7 +93,7 @@ func (k FlowKind[S]) ScanOp(c *Call[S]) scan.Op {
 
 // FaceOp is the scan.FaceOp of c's face session.
 func (k FlowKind[S]) FaceOp(c *Call[S]) scan.FaceOp {
-	return scan.FaceOp{Portal: c.Portal.ID, Update: scan.FlowUpdate(k.Deps.Flows, k.Name, c.Flow.ID, c.Binding, k.Face)}
+	return scan.FaceOp{Portal: c.Portal.ID, FlowID: c.Flow.ID, Update: scan.FlowUpdate(k.Deps.Flows, k.Name, c.Flow.ID, c.Binding, k.Face)}
 }
 
 // Callback applies a vendor redirect for flow id, which arrived at the

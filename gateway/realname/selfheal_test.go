@@ -155,7 +155,8 @@ func TestExchangeOnceUnderConcurrentPolls(t *testing.T) {
 }
 
 // TestStatusPollIsCheap checks the hot path: polls inside the interval
-// neither ask the vendor nor write the flow.
+// neither ask the vendor nor write the flow, and a due poll that learns
+// nothing new does not write it either.
 func TestStatusPollIsCheap(t *testing.T) {
 	h := jt.New(t, jt.Options{})
 	b := h.Browser()
@@ -181,8 +182,9 @@ func TestStatusPollIsCheap(t *testing.T) {
 	h.Clock.Advance(h.Config.RealName.ScanPollInterval.D())
 	b.JSON(qr.Attr("status-url"), &st)
 	b.JSON(qr.Attr("status-url"), &st)
-	if v.Calls("PollScan") != polls+1 {
-		t.Fatalf("after the interval: %d vendor polls, want %d", v.Calls("PollScan"), polls+1)
+	if v.Calls("PollScan") != polls+1 || version() != ver {
+		t.Fatalf("after the interval, nothing new: %d vendor polls, want %d; flow version %d→%d, want no write",
+			v.Calls("PollScan"), polls+1, ver, version())
 	}
 	must(t, v.Scan(mustLatest(t, v).UUID))
 	if st := h.Status(b, qr.Attr("status-url")); st.Phase != "scanned" || st.Message != "已扫码，请在手机上确认。" {

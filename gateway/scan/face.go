@@ -45,11 +45,10 @@ type FaceSession struct {
 	Reason sdk.Kind `json:"reason,omitempty"`
 	// Notice is why this session replaced the one before (cancelled,
 	// expired).
-	Notice    sdk.Kind  `json:"notice,omitempty"`
-	Trouble   sdk.Kind  `json:"trouble,omitempty"`
-	Failures  int       `json:"failures,omitempty"`
-	PolledAt  time.Time `json:"polled_at,omitzero"`
-	Reference string    `json:"reference,omitempty"`
+	Notice    sdk.Kind `json:"notice,omitempty"`
+	Trouble   sdk.Kind `json:"trouble,omitempty"`
+	Failures  int      `json:"failures,omitempty"`
+	Reference string   `json:"reference,omitempty"`
 }
 
 // AttemptsLeft is how many more verifications the flow may start.
@@ -58,6 +57,8 @@ func (f FaceSession) AttemptsLeft() int { return max(MaxFaceFailures-f.Failures,
 // FaceOp says which flow a face call is about.
 type FaceOp struct {
 	Portal string
+	// FlowID names the flow in the claims of vendor polls.
+	FlowID string
 	Update Update[FaceSession]
 }
 
@@ -117,22 +118,10 @@ func (m *Machine) PollFace(ctx context.Context, op FaceOp, cur FaceSession) (Fac
 	if !cur.ExpiresAt.IsZero() && !now.Before(cur.ExpiresAt) {
 		return m.restartFace(ctx, op, cur, sdk.Expired)
 	}
-	if now.Sub(cur.PolledAt) < m.o.PollInterval {
-		return cur, nil
+	if due, err := m.claim(ctx, "face", op.FlowID, cur.Generation, now); err != nil || !due {
+		return cur, err
 	}
-	s, err := op.Update(ctx, func(s *FaceSession) error {
-		if s.Generation != cur.Generation || s.Phase != FacePending || now.Sub(s.PolledAt) < m.o.PollInterval {
-			return errNotDue
-		}
-		s.PolledAt = now
-		return nil
-	})
-	if errors.Is(err, errNotDue) {
-		return s, nil
-	}
-	if err != nil {
-		return s, err
-	}
+	s := cur
 	p, err := m.facer(s.Provider)
 	var st sdk.FaceStatus
 	if err == nil {

@@ -60,7 +60,6 @@ type Session struct {
 	// Trouble is the vendor's current trouble (vendor_unavailable, ...),
 	// cleared by the next good answer.
 	Trouble    sdk.Kind      `json:"trouble,omitempty"`
-	PolledAt   time.Time     `json:"polled_at,omitzero"`
 	ExchangeAt time.Time     `json:"exchange_at,omitzero"`
 	Identity   *sdk.Identity `json:"identity,omitempty"`
 }
@@ -124,13 +123,13 @@ const (
 )
 
 var (
-	errNotDue     = errors.New("scan: poll not due")
 	errSuperseded = errors.New("scan: session superseded")
 )
 
 // Machine runs scan sessions.
 type Machine struct {
-	o Options
+	o    Options
+	gate pollGate
 }
 
 // New returns a Machine.
@@ -274,8 +273,9 @@ var live = []Phase{Waiting, Scanned}
 
 // Poll answers the page's status poll. It reads nothing but cur (the
 // session of the flow the caller loaded) unless the vendor is due to be
-// asked; then one request claims the poll in the flow, asks the vendor
-// and applies the answer. A confirmed code is exchanged at once; a stale
+// asked; then one request, on whichever replica, claims the poll (see
+// pollGate), asks the vendor and applies the answer, writing the flow
+// only when the answer changes it. A confirmed code is exchanged at once; a stale
 // or cancelled session is replaced by a fresh one.
 func (m *Machine) Poll(ctx context.Context, op Op, cur Session) (Session, error) {
 	now := m.o.Now()
@@ -292,28 +292,15 @@ func (m *Machine) Poll(ctx context.Context, op Op, cur Session) (Session, error)
 	if !cur.ExpiresAt.IsZero() && !now.Before(cur.ExpiresAt) {
 		return m.restart(ctx, op, cur, sdk.Expired)
 	}
-	if now.Sub(cur.PolledAt) < m.o.PollInterval {
-		return cur, nil
+	if due, err := m.claim(ctx, "scan", op.FlowID, cur.Generation, now); err != nil || !due {
+		return cur, err
 	}
-	s, err := op.Update(ctx, func(s *Session) error {
-		if s.Generation != cur.Generation || !inPhases(s.Phase, live) || now.Sub(s.PolledAt) < m.o.PollInterval {
-			return errNotDue
-		}
-		s.PolledAt = now
-		return nil
-	})
-	if errors.Is(err, errNotDue) {
-		return s, nil
-	}
+	p, err := m.scanner(cur.Provider)
 	if err != nil {
-		return s, err
+		return m.trouble(ctx, op, cur, err)
 	}
-	p, err := m.scanner(s.Provider)
-	if err != nil {
-		return m.trouble(ctx, op, s, err)
-	}
-	st, err := p.PollScan(ctx, s.UUID)
-	return m.apply(ctx, op, s, st, err)
+	st, err := p.PollScan(ctx, cur.UUID)
+	return m.apply(ctx, op, cur, st, err)
 }
 
 // Callback applies the vendor's redirect to the callback URL of

@@ -9,6 +9,7 @@ import (
 
 	jt "github.com/shiming-id/shiming/gateway/journey/journeytest"
 	"github.com/shiming-id/shiming/gateway/scan"
+	"github.com/shiming-id/shiming/gateway/store"
 	"github.com/shiming-id/shiming/gateway/store/sqlite"
 	"github.com/shiming-id/shiming/plugins/sdk"
 )
@@ -69,6 +70,7 @@ type fixture struct {
 	p     *jt.Providers
 	v     *jt.ScanVendor
 	obs   *observer
+	kv    store.KV
 	s     *mem[scan.Session]
 	op    scan.Op
 }
@@ -84,7 +86,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{clock: clock, p: jt.NewProviders(clock.Now), obs: &observer{errors: map[sdk.Kind]int{}, recoveries: map[sdk.Kind]int{}},
-		s: &mem[scan.Session]{}}
+		s: &mem[scan.Session]{}, kv: st}
 	f.v = f.p.Scan["wechat"]
 	f.m, err = scan.New(scan.Options{Providers: f.p, KV: st, Now: clock.Now, PollInterval: interval, Observer: f.obs,
 		CallbackURL: func(p string) string { return "http://gw.test/callback/" + p }})
@@ -126,8 +128,58 @@ func TestPollThrottle(t *testing.T) {
 	if n := f.v.Calls("PollScan"); n != 2 {
 		t.Fatalf("%d vendor polls over 1.9 intervals after the first, want 2", n)
 	}
-	if _, w := f.s.get(); w != writes+1 {
-		t.Fatalf("%d writes for one due poll with nothing new, want 1", w-writes)
+	if _, w := f.s.get(); w != writes {
+		t.Fatalf("%d flow writes for polls with nothing new, want none", w-writes)
+	}
+}
+
+// TestPollClaimAcrossReplicas runs two machines (two replicas) over one
+// KV store and one flow: however both are polled, the vendor is asked
+// once per interval, and a claim of one flow leaves another flow's poll
+// due.
+func TestPollClaimAcrossReplicas(t *testing.T) {
+	f := newFixture(t)
+	other, err := scan.New(scan.Options{Providers: f.p, KV: f.kv, Now: f.clock.Now, PollInterval: interval, Observer: f.obs,
+		CallbackURL: func(p string) string { return "http://gw.test/callback/" + p }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.begin(t)
+	replicas := []*scan.Machine{f.m, other}
+	const rounds = 4
+	for range rounds {
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				cur, _ := f.s.get()
+				if _, err := replicas[i%2].Poll(context.Background(), f.op, cur); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		f.clock.Advance(interval)
+	}
+	if n := f.v.Calls("PollScan"); n != rounds {
+		t.Fatalf("%d vendor polls from two replicas over %d intervals, want %d", n, rounds, rounds)
+	}
+
+	second := &mem[scan.Session]{}
+	op := f.op
+	op.FlowID, op.Update = "flow-2", second.update
+	s, err := other.Begin(context.Background(), op, "wechat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := f.s.get()
+	if _, err := f.m.Poll(context.Background(), f.op, cur); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.m.Poll(context.Background(), op, s); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.v.Calls("PollScan"); n != rounds+2 {
+		t.Fatalf("two flows due at once made %d vendor polls, want 2", n-rounds)
 	}
 }
 
@@ -255,7 +307,7 @@ func TestFace(t *testing.T) {
 	f := newFixture(t)
 	face := f.p.Face["alipay"]
 	fs := &mem[scan.FaceSession]{}
-	op := scan.FaceOp{Portal: "p", Update: fs.update}
+	op := scan.FaceOp{Portal: "p", FlowID: "face-1", Update: fs.update}
 	req := sdk.FaceRequest{Name: "张伟", IDNumber: jt.ZhangWei.IDNumber}
 	for i := range scan.MaxFaceFailures {
 		cur, _ := fs.get()
@@ -282,7 +334,7 @@ func TestFace(t *testing.T) {
 	}
 
 	fs2 := &mem[scan.FaceSession]{}
-	op2 := scan.FaceOp{Portal: "p", Update: fs2.update}
+	op2 := scan.FaceOp{Portal: "p", FlowID: "face-2", Update: fs2.update}
 	s, _ := f.m.BeginFace(context.Background(), op2, scan.FaceSession{}, "alipay", req)
 	info, _ := face.Latest()
 	if err := face.Expire(info.CertifyID); err != nil {
