@@ -21,7 +21,15 @@ type Rule struct {
 	Name   string
 	Limit  int64
 	Window time.Duration
+	// Offset moves the windows' boundaries from multiples of Window since
+	// the Unix epoch: a day window with Offset 8h is a calendar day at
+	// UTC+8, from midnight to midnight in China.
+	Offset time.Duration
 }
+
+// at is the instant the counters see for now: windows are fixed from the
+// epoch, so shifting now by the offset shifts the boundaries the other way.
+func (r Rule) at(now time.Time) time.Time { return now.Add(r.Offset) }
 
 // Decision is the answer to one event.
 type Decision struct {
@@ -70,13 +78,14 @@ func windowEnd(now time.Time, w time.Duration) time.Time {
 func (l *Limiter) Take(ctx context.Context, key string, rules ...Rule) (Decision, error) {
 	now := l.now()
 	for _, r := range rules {
-		n, err := l.counters.Incr(ctx, r.Name+":"+key, 1, r.Window, now)
+		at := r.at(now)
+		n, err := l.counters.Incr(ctx, r.Name+":"+key, 1, r.Window, at)
 		if err != nil {
 			return Decision{}, fmt.Errorf("ratelimit: %s: %w", r.Name, err)
 		}
 		if n > r.Limit {
 			l.limited.WithLabelValues(r.Name).Inc()
-			return Decision{Allowed: false, Count: n, RetryAfter: windowEnd(now, r.Window).Sub(now), Rule: r.Name}, nil
+			return Decision{Allowed: false, Count: n, RetryAfter: windowEnd(at, r.Window).Sub(at), Rule: r.Name}, nil
 		}
 	}
 	return Decision{Allowed: true}, nil
@@ -85,13 +94,13 @@ func (l *Limiter) Take(ctx context.Context, key string, rules ...Rule) (Decision
 // Peek reports whether key is already over a rule's limit without
 // counting an event.
 func (l *Limiter) Peek(ctx context.Context, key string, r Rule) (Decision, error) {
-	now := l.now()
-	n, err := l.counters.Count(ctx, r.Name+":"+key, r.Window, now)
+	at := r.at(l.now())
+	n, err := l.counters.Count(ctx, r.Name+":"+key, r.Window, at)
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: %s: %w", r.Name, err)
 	}
 	if n >= r.Limit {
-		return Decision{Allowed: false, Count: n, RetryAfter: windowEnd(now, r.Window).Sub(now), Rule: r.Name}, nil
+		return Decision{Allowed: false, Count: n, RetryAfter: windowEnd(at, r.Window).Sub(at), Rule: r.Name}, nil
 	}
 	return Decision{Allowed: true, Count: n}, nil
 }

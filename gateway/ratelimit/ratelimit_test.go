@@ -61,6 +61,34 @@ func TestTake(t *testing.T) {
 	}
 }
 
+// TestTakeWithOffset checks a day window at UTC+8: it turns at midnight
+// in China (16:00 UTC), not at midnight UTC, and says how long is left
+// until then; Peek sees the same window.
+func TestTakeWithOffset(t *testing.T) {
+	ctx := context.Background()
+	l, c := newLimiter(t)
+	c.Add(6*time.Hour + 29*time.Minute + 30*time.Second) // 09:00:30 → 15:30 UTC, 23:30 in China
+	rule := Rule{Name: "sms_phone", Limit: 1, Window: 24 * time.Hour, Offset: 8 * time.Hour}
+	if d, err := l.Take(ctx, "p1", rule); err != nil || !d.Allowed {
+		t.Fatalf("first event refused: %+v %v", d, err)
+	}
+	d, _ := l.Take(ctx, "p1", rule)
+	if d.Allowed || d.RetryAfter != 30*time.Minute {
+		t.Fatalf("second event before midnight in China = %+v, want refused for 30m", d)
+	}
+	c.Add(31 * time.Minute) // 00:01 in China, still the same UTC day
+	if d, err := l.Peek(ctx, "p1", rule); err != nil || !d.Allowed || d.Count != 0 {
+		t.Fatalf("Peek after midnight in China = %+v %v, want a fresh window", d, err)
+	}
+	if d, _ := l.Take(ctx, "p1", rule); !d.Allowed {
+		t.Fatal("the window did not turn at midnight in China")
+	}
+	c.Add(8 * time.Hour) // midnight UTC: the same day in China
+	if d, _ := l.Take(ctx, "p1", rule); d.Allowed {
+		t.Fatal("the window turned at midnight UTC")
+	}
+}
+
 func TestCooldown(t *testing.T) {
 	ctx := context.Background()
 	l, c := newLimiter(t)

@@ -134,7 +134,12 @@ type Request struct {
 	IP       string
 }
 
-const day = 24 * time.Hour
+// The SMS budgets are per calendar day in China: windows of a day from
+// midnight at UTC+8 (China keeps no daylight saving time).
+const (
+	day         = 24 * time.Hour
+	chinaOffset = 8 * time.Hour
+)
 
 // Send checks the limits and sends a code. A refusal by a limit is a
 // *LimitError; a vendor failure keeps its sdk kind.
@@ -149,10 +154,10 @@ func (s *Sender) Send(ctx context.Context, req Request) (Ticket, error) {
 		key  string
 		rule ratelimit.Rule
 	}{
-		{phoneKey, ratelimit.Rule{Name: RulePhone, Limit: int64(s.o.Limits.SMSPerPhonePerDay), Window: day}},
-		{s.o.Hash("id", req.IDNumber), ratelimit.Rule{Name: RuleID, Limit: int64(s.o.Limits.SMSPerIDPerDay), Window: day}},
-		{req.IP, ratelimit.Rule{Name: RuleIP, Limit: int64(s.o.Limits.SMSPerIPPerDay), Window: day}},
-		{"all", ratelimit.Rule{Name: RuleDay, Limit: int64(s.o.Limits.SMSPerDay), Window: day}},
+		{phoneKey, ratelimit.Rule{Name: RulePhone, Limit: int64(s.o.Limits.SMSPerPhonePerDay), Window: day, Offset: chinaOffset}},
+		{s.o.Hash("id", req.IDNumber), ratelimit.Rule{Name: RuleID, Limit: int64(s.o.Limits.SMSPerIDPerDay), Window: day, Offset: chinaOffset}},
+		{req.IP, ratelimit.Rule{Name: RuleIP, Limit: int64(s.o.Limits.SMSPerIPPerDay), Window: day, Offset: chinaOffset}},
+		{"all", ratelimit.Rule{Name: RuleDay, Limit: int64(s.o.Limits.SMSPerDay), Window: day, Offset: chinaOffset}},
 	}
 	for _, c := range checks {
 		if c.rule.Limit <= 0 || (c.rule.Name == RuleID && req.IDNumber == "") || (c.rule.Name == RuleIP && req.IP == "") {

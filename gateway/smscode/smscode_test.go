@@ -181,9 +181,13 @@ func TestSendBudgetsPerIPAndPerDay(t *testing.T) {
 	if got := fake.Sent(""); got != 5 {
 		t.Fatalf("%d codes reached the vendor, want 5", got)
 	}
-	clock.Advance(15 * time.Hour) // the next day (UTC windows)
+	clock.Advance(6*time.Hour + 59*time.Minute) // 15:59 UTC, 23:59 in China: the same day
+	if r := rule(send("10.0.3.1")); r != smscode.RuleDay {
+		t.Fatalf("a minute before midnight in China: %q", r)
+	}
+	clock.Advance(2 * time.Minute) // 00:01 in China: the next day
 	if err := send("10.0.0.1"); err != nil {
-		t.Fatalf("the budgets did not renew the next day: %v", err)
+		t.Fatalf("the budgets did not renew at midnight in China: %v", err)
 	}
 }
 
