@@ -46,27 +46,55 @@ type Limiter struct {
 	counters store.Counters
 	kv       store.KV
 	now      func() time.Time
+	key      func(string) string
 	limited  *prometheus.CounterVec
 }
 
-// New returns a limiter. names lists every rule name, so that each
-// shiming_rate_limited_total series exists at zero from the start.
-func New(c store.Counters, kv store.KV, now func() time.Time, reg prometheus.Registerer, names ...string) (*Limiter, error) {
+// Options configure a Limiter.
+type Options struct {
+	Counters store.Counters
+	KV       store.KV
+	// Now is the clock; default time.Now.
+	Now        func() time.Time
+	Registerer prometheus.Registerer
+	// Key turns a caller's key (a client address, a phone's hash) into
+	// the key kept in the store; the gateway passes a keyed hash, so that
+	// no client address is stored in the clear. Default: the key as it is.
+	Key func(string) string
+	// Names lists every rule name, so that each shiming_rate_limited_total
+	// series exists at zero from the start.
+	Names []string
+}
+
+// New returns a limiter.
+func New(o Options) (*Limiter, error) {
+	if o.Counters == nil || o.KV == nil || o.Registerer == nil {
+		return nil, errors.New("ratelimit: counters, KV and registerer are required")
+	}
 	l := &Limiter{
-		counters: c, kv: kv, now: now,
+		counters: o.Counters, kv: o.KV, now: o.Now, key: o.Key,
 		limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shiming_rate_limited_total",
 			Help: "Events refused by an abuse limit, by limit.",
 		}, []string{"limit"}),
 	}
-	if err := reg.Register(l.limited); err != nil {
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.key == nil {
+		l.key = func(k string) string { return k }
+	}
+	if err := o.Registerer.Register(l.limited); err != nil {
 		return nil, fmt.Errorf("ratelimit: register metrics: %w", err)
 	}
-	for _, n := range names {
+	for _, n := range o.Names {
 		l.limited.WithLabelValues(n)
 	}
 	return l, nil
 }
+
+// stored is the store key of key under rule name.
+func (l *Limiter) stored(name, key string) string { return name + ":" + l.key(key) }
 
 func windowEnd(now time.Time, w time.Duration) time.Time {
 	return now.Truncate(w).Add(w)
@@ -79,7 +107,7 @@ func (l *Limiter) Take(ctx context.Context, key string, rules ...Rule) (Decision
 	now := l.now()
 	for _, r := range rules {
 		at := r.at(now)
-		n, err := l.counters.Incr(ctx, r.Name+":"+key, 1, r.Window, at)
+		n, err := l.counters.Incr(ctx, l.stored(r.Name, key), 1, r.Window, at)
 		if err != nil {
 			return Decision{}, fmt.Errorf("ratelimit: %s: %w", r.Name, err)
 		}
@@ -95,7 +123,7 @@ func (l *Limiter) Take(ctx context.Context, key string, rules ...Rule) (Decision
 // counting an event.
 func (l *Limiter) Peek(ctx context.Context, key string, r Rule) (Decision, error) {
 	at := r.at(l.now())
-	n, err := l.counters.Count(ctx, r.Name+":"+key, r.Window, at)
+	n, err := l.counters.Count(ctx, l.stored(r.Name, key), r.Window, at)
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: %s: %w", r.Name, err)
 	}
@@ -107,7 +135,7 @@ func (l *Limiter) Peek(ctx context.Context, key string, r Rule) (Decision, error
 
 // Reset clears a key's counter for a rule.
 func (l *Limiter) Reset(ctx context.Context, key string, r Rule) error {
-	if err := l.counters.Reset(ctx, r.Name+":"+key); err != nil {
+	if err := l.counters.Reset(ctx, l.stored(r.Name, key)); err != nil {
 		return fmt.Errorf("ratelimit: reset %s: %w", r.Name, err)
 	}
 	return nil
@@ -119,7 +147,7 @@ func (l *Limiter) Cooldown(ctx context.Context, name, key string, period time.Du
 	now := l.now()
 	var stamp [8]byte
 	binary.BigEndian.PutUint64(stamp[:], uint64(now.UnixNano()))
-	existing, stored, err := l.kv.PutIfAbsent(ctx, "cooldown:"+name+":"+key, stamp[:], now.Add(period))
+	existing, stored, err := l.kv.PutIfAbsent(ctx, "cooldown:"+l.stored(name, key), stamp[:], now.Add(period))
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: cooldown %s: %w", name, err)
 	}
@@ -205,11 +233,11 @@ func (g *PasswordGuard) accountRule() Rule {
 
 func (g *PasswordGuard) delay(ctx context.Context, account string) (Decision, error) {
 	now := g.l.now()
-	failures, err := g.l.counters.Count(ctx, RuleLockout+":"+account, g.p.LockoutFor, now)
+	failures, err := g.l.counters.Count(ctx, g.l.stored(RuleLockout, account), g.p.LockoutFor, now)
 	if err != nil || failures < g.p.DelayAfter {
 		return Decision{Allowed: true}, err
 	}
-	last, err := g.l.kv.Get(ctx, "pwlast:"+account, now)
+	last, err := g.l.kv.Get(ctx, g.l.stored("pwlast", account), now)
 	if errors.Is(err, store.ErrNotFound) || len(last) != 8 {
 		return Decision{Allowed: true}, nil
 	}
@@ -230,13 +258,13 @@ func (g *PasswordGuard) delay(ctx context.Context, account string) (Decision, er
 func (g *PasswordGuard) Failed(ctx context.Context, account string) error {
 	now := g.l.now()
 	for _, r := range []Rule{g.lockRule(), g.accountRule()} {
-		if _, err := g.l.counters.Incr(ctx, r.Name+":"+account, 1, r.Window, now); err != nil {
+		if _, err := g.l.counters.Incr(ctx, g.l.stored(r.Name, account), 1, r.Window, now); err != nil {
 			return fmt.Errorf("ratelimit: record failure: %w", err)
 		}
 	}
 	var stamp [8]byte
 	binary.BigEndian.PutUint64(stamp[:], uint64(now.UnixNano()))
-	if err := g.l.kv.Put(ctx, "pwlast:"+account, stamp[:], now.Add(g.p.LockoutFor)); err != nil {
+	if err := g.l.kv.Put(ctx, g.l.stored("pwlast", account), stamp[:], now.Add(g.p.LockoutFor)); err != nil {
 		return fmt.Errorf("ratelimit: record failure: %w", err)
 	}
 	return nil
@@ -248,7 +276,7 @@ func (g *PasswordGuard) Cleared(ctx context.Context, account string) error {
 	if err := g.l.Reset(ctx, account, g.lockRule()); err != nil {
 		return err
 	}
-	if err := g.l.kv.Delete(ctx, "pwlast:"+account); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := g.l.kv.Delete(ctx, g.l.stored("pwlast", account)); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("ratelimit: clear: %w", err)
 	}
 	return nil

@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sync"
 	"testing"
@@ -21,6 +23,12 @@ type clock struct {
 func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
+// testKey stands in for the gateway's keyed hash of stored keys.
+func testKey(k string) string {
+	sum := sha256.Sum256([]byte(k))
+	return hex.EncodeToString(sum[:])
+}
+
 func newLimiter(t *testing.T) (*Limiter, *clock) {
 	t.Helper()
 	c := &clock{now: time.Date(2026, 2, 27, 9, 0, 30, 0, time.UTC)}
@@ -29,7 +37,8 @@ func newLimiter(t *testing.T) (*Limiter, *clock) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	l, err := New(st, st, c.Now, prometheus.NewRegistry(), "sms_phone", RulePasswordIP, RuleLockout, RuleDelay)
+	l, err := New(Options{Counters: st, KV: st, Now: c.Now, Registerer: prometheus.NewRegistry(), Key: testKey,
+		Names: []string{"sms_phone", RulePasswordIP, RuleLockout, RuleDelay}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +95,33 @@ func TestTakeWithOffset(t *testing.T) {
 	c.Add(8 * time.Hour) // midnight UTC: the same day in China
 	if d, _ := l.Take(ctx, "p1", rule); d.Allowed {
 		t.Fatal("the window turned at midnight UTC")
+	}
+}
+
+// TestKeysAreStoredThroughKey checks that a client address reaches the
+// store only through Options.Key, for counters and cooldowns alike.
+func TestKeysAreStoredThroughKey(t *testing.T) {
+	ctx := context.Background()
+	l, c := newLimiter(t)
+	rule := Rule{Name: "sms_phone", Limit: 5, Window: time.Hour}
+	const ip = "10.1.2.3"
+	if _, err := l.Take(ctx, ip, rule); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := l.counters.Count(ctx, "sms_phone:"+ip, time.Hour, c.Now()); err != nil || n != 0 {
+		t.Fatalf("the plain address counts %d (%v)", n, err)
+	}
+	if n, err := l.counters.Count(ctx, "sms_phone:"+testKey(ip), time.Hour, c.Now()); err != nil || n != 1 {
+		t.Fatalf("the hashed address counts %d (%v), want 1", n, err)
+	}
+	if _, err := l.Cooldown(ctx, "sms_resend", ip, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.kv.Get(ctx, "cooldown:sms_resend:"+testKey(ip), c.Now()); err != nil {
+		t.Fatalf("the cooldown is not under the hashed address: %v", err)
+	}
+	if _, err := l.kv.Get(ctx, "cooldown:sms_resend:"+ip, c.Now()); err == nil {
+		t.Fatal("the cooldown is under the plain address")
 	}
 }
 

@@ -72,7 +72,7 @@ func TestSendLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	lim, err := ratelimit.New(st, st, clock.Now, prometheus.NewRegistry(), smscode.RuleNames()...)
+	lim, err := ratelimit.New(ratelimit.Options{Counters: st, KV: st, Now: clock.Now, Registerer: prometheus.NewRegistry(), Names: smscode.RuleNames()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestSendBudgetsPerIPAndPerDay(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	lim, err := ratelimit.New(st, st, clock.Now, prometheus.NewRegistry(), smscode.RuleNames()...)
+	lim, err := ratelimit.New(ratelimit.Options{Counters: st, KV: st, Now: clock.Now, Registerer: prometheus.NewRegistry(), Names: smscode.RuleNames()})
 	if err != nil {
 		t.Fatal(err)
 	}

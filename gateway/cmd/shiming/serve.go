@@ -196,7 +196,8 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger) (*se
 	if err != nil {
 		return s, err
 	}
-	limiter, err := ratelimit.New(shared, shared, timeNow, registry, journey.RateLimitNames()...)
+	limiter, err := ratelimit.New(ratelimit.Options{Counters: shared, KV: shared, Now: timeNow, Registerer: registry,
+		Key: func(k string) string { return keys.Lookup("ratelimit", k) }, Names: journey.RateLimitNames()})
 	if err != nil {
 		return s, err
 	}

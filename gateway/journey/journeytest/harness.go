@@ -142,7 +142,8 @@ func New(t testing.TB, o Options) *Harness {
 	}
 	h.Flows = flow.NewEngine(st, keys, o.Clock.Now)
 	h.Audit = audit.New(st, o.Clock.Now, o.Logger)
-	if h.Limiter, err = ratelimit.New(st, st, o.Clock.Now, h.Registry, journey.RateLimitNames()...); err != nil {
+	if h.Limiter, err = ratelimit.New(ratelimit.Options{Counters: st, KV: st, Now: o.Clock.Now, Registerer: h.Registry,
+		Key: func(k string) string { return keys.Lookup("ratelimit", k) }, Names: journey.RateLimitNames()}); err != nil {
 		t.Fatal(err)
 	}
 	h.Guard = ratelimit.NewPasswordGuard(h.Limiter, ratelimit.PasswordPolicy{
