@@ -10,6 +10,7 @@ import (
 
 // TestPhoneChangeThenSMSLogin: an existing account changes its phone
 // (忘记密码 → 修改手机号码 → name + new phone + SMS code → face → confirm);
+// the old phone receives a notice that names the new number masked;
 // afterwards 验码登录 works with the new phone and not with the old one.
 func TestPhoneChangeThenSMSLogin(t *testing.T) {
 	t.Parallel()
@@ -65,6 +66,21 @@ func TestPhoneChangeThenSMSLogin(t *testing.T) {
 	d.WaitPage("message")
 	if txt := d.Text("main"); !strings.Contains(txt, "验码登录") {
 		d.Fatalf("the done page says %q", txt)
+	}
+	// The old phone was told, once, with the new number masked (ASVS
+	// 6.3.7): the only message without a code it ever received.
+	msgs, err := j.sb.Inbox(j.ctx, oldPhone)
+	if err != nil {
+		d.Fatalf("inbox of the old phone: %v", err)
+	}
+	var told []string
+	for _, m := range msgs {
+		if m.Code == "" {
+			told = append(told, m.Text)
+		}
+	}
+	if len(told) != 1 || !strings.Contains(told[0], "绑定手机号已变更为"+cnid.MaskPhone(newPhone)) || strings.Contains(told[0], newPhone) {
+		d.Fatalf("the old phone received %q, want one notice with the new number masked", told)
 	}
 
 	// 验码登录 with the new phone. A code went to it moments ago for the

@@ -50,6 +50,10 @@ type Providers interface {
 	IdentityChecker(name string) (sdk.IdentityChecker, error)
 	FaceVerifier(name string) (sdk.FaceVerifier, error)
 	PhoneVerifier(name string) (sdk.PhoneVerifier, error)
+	// PhoneNotifier gives the notices of the SMS provider; a provider
+	// that does not declare phone_notice answers NotSupported when
+	// called.
+	PhoneNotifier(name string) (sdk.PhoneNotifier, error)
 }
 
 // Deps is everything the journeys use.
@@ -260,7 +264,8 @@ func (j *Journeys) build() error {
 	if err != nil {
 		return err
 	}
-	j.phone, err = phonechange.New(phonechange.Options{Deps: deps, RealName: d.RealName, PublicURL: d.PublicURL, Guard: d.PasswordGuard})
+	j.phone, err = phonechange.New(phonechange.Options{Deps: deps, RealName: d.RealName, PublicURL: d.PublicURL, Guard: d.PasswordGuard,
+		Notifiers: d.Providers})
 	if err != nil {
 		return err
 	}

@@ -28,11 +28,12 @@ shiming_desktop_only_rejections_total{portal="zwfw"} 0
 	}
 	// 3 portals; providers wechat, alipay, ctid, sms; every sdk kind.
 	counts := map[string]int{
-		"shiming_realname_flows_total":      3 * 4 * 5, // scan providers and oidc × outcomes
-		"shiming_realname_errors_total":     3 * 4 * 14,
-		"shiming_realname_recoveries_total": 3 * 4 * 14,
-		"shiming_logins_total":              3 * 4 * 6,
-		"shiming_phone_changes_total":       3 * 6,
+		"shiming_realname_flows_total":       3 * 4 * 5, // scan providers and oidc × outcomes
+		"shiming_realname_errors_total":      3 * 4 * 14,
+		"shiming_realname_recoveries_total":  3 * 4 * 14,
+		"shiming_logins_total":               3 * 4 * 6,
+		"shiming_phone_changes_total":        3 * 6,
+		"shiming_phone_change_notices_total": 3, // sent, failed, unsupported
 	}
 	for name, want := range counts {
 		if got, err := testutil.GatherAndCount(reg, name); err != nil || got != want {

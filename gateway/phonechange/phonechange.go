@@ -4,7 +4,8 @@
 // password reset by an SMS code to the current number. The name must match
 // the account before any SMS is sent, the code is bound to the flow and to
 // the new number, and the face must pass before the change is committed;
-// the commit ends every session of the account and is audited.
+// the commit ends every session of the account, is audited, and then
+// tells the old number by SMS (best effort: the change stands without it).
 package phonechange
 
 import (
@@ -21,6 +22,7 @@ import (
 	"github.com/shiming-id/shiming/gateway/scan"
 	"github.com/shiming-id/shiming/gateway/smscode"
 	"github.com/shiming-id/shiming/gateway/web"
+	"github.com/shiming-id/shiming/plugins/sdk"
 	"github.com/shiming-id/shiming/plugins/sdk/cnid"
 )
 
@@ -78,6 +80,11 @@ type Options struct {
 	// PublicURL is the gateway's base URL as browsers reach it.
 	PublicURL string
 	Guard     *ratelimit.PasswordGuard
+	// Notifiers gives the SMS provider's notices, sent to the old number
+	// after a change (journey.Providers).
+	Notifiers interface {
+		PhoneNotifier(name string) (sdk.PhoneNotifier, error)
+	}
 }
 
 // Handler serves 忘记密码.
@@ -92,7 +99,7 @@ func New(o Options) (*Handler, error) {
 	if err := o.Deps.Init(); err != nil {
 		return nil, fmt.Errorf("phonechange: %w", err)
 	}
-	if o.Guard == nil {
+	if o.Guard == nil || o.Notifiers == nil {
 		return nil, fmt.Errorf("phonechange: %w", flowpage.ErrMissingDependency)
 	}
 	if o.RealName.PhoneChangeFace == "" {

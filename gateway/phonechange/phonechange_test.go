@@ -148,6 +148,9 @@ func TestPhoneChangeEndToEnd(t *testing.T) {
 	if detail["old_phone"] != "138****1001" || detail["new_phone"] != "139****5555" {
 		t.Fatalf("audit detail %v", detail)
 	}
+	if n := sms.Notices(""); len(n) != 1 || n[0].Phone != jt.ZhangWei.Phone || n[0].Notice.Params["phone"] != "139****5555" {
+		t.Fatalf("notices %+v, want one to the old phone", n)
+	}
 
 	t.Run("the old phone no longer logs in by SMS, the new one does", func(t *testing.T) {
 		c := h.Browser()

@@ -225,7 +225,8 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request, c *call) {
 }
 
 // confirmSubmit commits the change: the phone is replaced, every session
-// of the account ends, the change is audited and counted.
+// of the account ends, the change is audited and counted, and then the
+// old number is told (ASVS 6.3.7).
 func (h *Handler) confirmSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 	ctx := r.Context()
 	st, err := h.update(r, c, func(s *State) error {
@@ -299,10 +300,44 @@ func (h *Handler) confirmSubmit(w http.ResponseWriter, r *http.Request, c *call)
 	}
 	h.o.Metrics.PhoneChange(c.Portal.ID, metrics.PhoneChangeCompleted)
 	log.InfoContext(ctx, "phone changed", slog.String("account", a.ID), slog.Int("sessions_ended", ended))
+	h.notifyOldPhone(r, log, a.ID, old.Phone, a.Phone)
 	if _, err := h.update(r, c, func(s *State) error { s.Step, s.Committing = StepDone, false; return nil }); err != nil {
 		log.WarnContext(ctx, "phonechange: finish flow", slog.Any("error", err))
 	}
 	http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, StepDone), http.StatusSeeOther)
+}
+
+// notifyOldPhone sends the phone_changed notice, with the new number
+// masked, to the number the account had, through the SMS provider of the
+// codes. It is best effort and comes after the commit: a failure, or a
+// provider without phone_notice, is logged (masked numbers only) and
+// counted, and the change stands. The call is bound by the request.
+func (h *Handler) notifyOldPhone(r *http.Request, log *slog.Logger, accountID, oldPhone, newPhone string) {
+	if oldPhone == "" || oldPhone == newPhone {
+		return
+	}
+	ctx := r.Context()
+	provider := h.o.SMS.Provider()
+	attrs := []any{slog.String("account", accountID), slog.String("provider", provider),
+		slog.String("old_phone", cnid.MaskPhone(oldPhone)), slog.String("new_phone", cnid.MaskPhone(newPhone))}
+	n, err := h.o.Notifiers.PhoneNotifier(provider)
+	if err != nil {
+		err = &sdk.Error{Kind: sdk.VendorUnavailable, Message: "sms provider not available", Err: err}
+	} else {
+		err = n.SendNotice(ctx, oldPhone, sdk.Notice{Kind: sdk.NoticePhoneChanged, Params: map[string]string{"phone": cnid.MaskPhone(newPhone)}})
+	}
+	switch {
+	case err == nil:
+		h.o.Metrics.PhoneChangeNotice(metrics.NoticeSent)
+		log.InfoContext(ctx, "phonechange: old phone notified", attrs...)
+	case sdk.KindOf(err) == sdk.NotSupported:
+		h.o.Metrics.PhoneChangeNotice(metrics.NoticeUnsupported)
+		log.WarnContext(ctx, "phonechange: old phone not notified: the sms provider does not declare phone_notice", attrs...)
+	default:
+		h.o.Metrics.PhoneChangeNotice(metrics.NoticeFailed)
+		log.WarnContext(ctx, "phonechange: old phone not notified", append(attrs, slog.String("kind", sdk.KindOf(err).String()),
+			slog.String("vendor_code", sdk.VendorCodeOf(err)), slog.Any("error", err))...)
+	}
 }
 
 func (h *Handler) resetPage(c *call, form web.Form, notices ...web.Notice) web.Page {

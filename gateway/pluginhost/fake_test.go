@@ -175,10 +175,19 @@ func (f *fakePlugin) CheckOwner(context.Context, string, string, string) error {
 	return nil
 }
 
+func (f *fakePlugin) SendNotice(_ context.Context, _ string, n sdk.Notice) error {
+	f.count("send_notice")
+	if n.Kind != sdk.NoticePhoneChanged {
+		return sdk.Fields(sdk.InvalidRequest, "unknown notice kind", "kind")
+	}
+	return nil
+}
+
 var (
 	_ sdk.ScanLogin         = (*fakePlugin)(nil)
 	_ sdk.IdentityChecker   = (*fakePlugin)(nil)
 	_ sdk.FaceVerifier      = (*fakePlugin)(nil)
 	_ sdk.PhoneVerifier     = (*fakePlugin)(nil)
 	_ sdk.PhoneOwnerChecker = (*fakePlugin)(nil)
+	_ sdk.PhoneNotifier     = (*fakePlugin)(nil)
 )

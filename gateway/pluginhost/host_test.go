@@ -600,7 +600,11 @@ func TestUndeclaredCapabilityIsNotCalled(t *testing.T) {
 	if err := p.VerifyCode(callCtx(t), "t", "13800138000", "login", "1"); sdk.KindOf(err) != sdk.NotSupported {
 		t.Fatalf("undeclared call = %v", err)
 	}
-	if n := countCalls(t, dir, "check_identity") + countCalls(t, dir, "verify_code"); n != 0 {
+	notice := sdk.Notice{Kind: sdk.NoticePhoneChanged, Params: map[string]string{"phone": "139****5678"}}
+	if err := p.SendNotice(callCtx(t), "13800138000", notice); sdk.KindOf(err) != sdk.NotSupported {
+		t.Fatalf("undeclared call = %v", err)
+	}
+	if n := countCalls(t, dir, "check_identity") + countCalls(t, dir, "verify_code") + countCalls(t, dir, "send_notice"); n != 0 {
 		t.Errorf("undeclared calls reached the plugin %d times", n)
 	}
 	if !p.Has(sdk.CapabilityScanLogin) || p.Has(sdk.CapabilityIdentityCheck) {
@@ -714,5 +718,26 @@ func TestNewValidatesEverything(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+}
+
+// TestSendNotice checks that a notice reaches a plugin that declares
+// phone_notice, once, and that its error keeps its kind and fields.
+func TestSendNotice(t *testing.T) {
+	dir := t.TempDir()
+	th := newHost(t, fastOptions(), pluginhost.Spec{Name: "sms", Builtin: "fake", Config: countConfig(dir)})
+	th.waitState(t, "sms", pluginhost.StateHealthy)
+	p := th.provider(t, "sms")
+	notice := sdk.Notice{Kind: sdk.NoticePhoneChanged, Params: map[string]string{"phone": "139****5678"}}
+	if err := p.SendNotice(callCtx(t), "13800138000", notice); err != nil {
+		t.Fatalf("SendNotice = %v", err)
+	}
+	err := p.SendNotice(callCtx(t), "13800138000", sdk.Notice{Kind: "unknown"})
+	var e *sdk.Error
+	if !errors.As(err, &e) || e.Kind != sdk.InvalidRequest || len(e.Fields) != 1 || e.Fields[0] != "kind" {
+		t.Fatalf("SendNotice of an unknown kind = %v", err)
+	}
+	if n := countCalls(t, dir, "send_notice"); n != 2 {
+		t.Errorf("send_notice reached the plugin %d times, want 2", n)
 	}
 }

@@ -17,8 +17,8 @@ type method struct {
 }
 
 // The calls. Only reads are retried: ExchangeCode spends a single-use
-// code, and the identity, face, SMS and owner calls are billed or send
-// something to a person.
+// code, and the identity, face, SMS, owner and notice calls are billed or
+// send something to a person.
 var (
 	mInfo         = method{"info", 0, true}
 	mConfigure    = method{"configure", 0, false}
@@ -33,9 +33,10 @@ var (
 	mSendCode     = method{"send_code", sdk.CapabilityPhone, false}
 	mVerifyCode   = method{"verify_code", sdk.CapabilityPhone, false}
 	mCheckOwner   = method{"check_owner", sdk.CapabilityPhoneOwner, false}
+	mSendNotice   = method{"send_notice", sdk.CapabilityPhoneNotice, false}
 
 	allMethods = []method{mInfo, mConfigure, mHealth, mBeginScan, mPollScan, mScanCallback, mExchangeCode,
-		mCheckID, mBeginFace, mQueryFace, mSendCode, mVerifyCode, mCheckOwner}
+		mCheckID, mBeginFace, mQueryFace, mSendCode, mVerifyCode, mCheckOwner, mSendNotice}
 )
 
 // Provider is the gateway's handle on one provider. Its methods implement
@@ -225,10 +226,18 @@ func (p *Provider) CheckOwner(ctx context.Context, phone, name, idNumber string)
 	})
 }
 
+// SendNotice sends a notice by SMS. Never retried.
+func (p *Provider) SendNotice(ctx context.Context, phone string, n sdk.Notice) error {
+	return p.call(ctx, mSendNotice, func(ctx context.Context, c *sdk.Client) error {
+		return c.SendNotice(ctx, phone, n)
+	})
+}
+
 var (
 	_ sdk.ScanLogin         = (*Provider)(nil)
 	_ sdk.IdentityChecker   = (*Provider)(nil)
 	_ sdk.FaceVerifier      = (*Provider)(nil)
 	_ sdk.PhoneVerifier     = (*Provider)(nil)
 	_ sdk.PhoneOwnerChecker = (*Provider)(nil)
+	_ sdk.PhoneNotifier     = (*Provider)(nil)
 )

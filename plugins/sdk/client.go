@@ -175,6 +175,11 @@ func (c *Client) CheckOwner(ctx context.Context, phone, name, idNumber string) e
 	return statusToError(err)
 }
 
+func (c *Client) SendNotice(ctx context.Context, phone string, n Notice) error {
+	_, err := c.phone.SendNotice(ctx, &pb.SendNoticeRequest{Phone: phone, Kind: n.Kind, Params: n.Params})
+	return statusToError(err)
+}
+
 var (
 	_ Provider          = (*Client)(nil)
 	_ HealthChecker     = (*Client)(nil)
@@ -183,4 +188,5 @@ var (
 	_ FaceVerifier      = (*Client)(nil)
 	_ PhoneVerifier     = (*Client)(nil)
 	_ PhoneOwnerChecker = (*Client)(nil)
+	_ PhoneNotifier     = (*Client)(nil)
 )

@@ -11,6 +11,7 @@
 //	CapabilityFaceVerification FaceVerifier
 //	CapabilityPhone            PhoneVerifier
 //	CapabilityPhoneOwner       PhoneOwnerChecker
+//	CapabilityPhoneNotice      PhoneNotifier
 //
 // Its main function calls Serve(provider) and nothing else; a plugin
 // must never write to standard output, which carries the handshake, and

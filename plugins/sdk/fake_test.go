@@ -144,6 +144,16 @@ func (f *fake) CheckOwner(_ context.Context, phone, name, idNumber string) error
 	return nil
 }
 
+// SendNotice answers InvalidRequest for a kind other than
+// phone_changed, and names its param in the error otherwise, so that the
+// round trip shows what reached the provider.
+func (f *fake) SendNotice(_ context.Context, phone string, n sdk.Notice) error {
+	if n.Kind != sdk.NoticePhoneChanged {
+		return sdk.Fields(sdk.InvalidRequest, "unknown notice kind", "kind")
+	}
+	return sdk.Vendor(sdk.RateLimited, "notice:"+phone+":"+n.Params["phone"], "notice received")
+}
+
 var (
 	_ sdk.Provider          = (*fake)(nil)
 	_ sdk.HealthChecker     = (*fake)(nil)
@@ -152,4 +162,5 @@ var (
 	_ sdk.FaceVerifier      = (*fake)(nil)
 	_ sdk.PhoneVerifier     = (*fake)(nil)
 	_ sdk.PhoneOwnerChecker = (*fake)(nil)
+	_ sdk.PhoneNotifier     = (*fake)(nil)
 )

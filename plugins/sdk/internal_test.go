@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -167,4 +168,19 @@ func BenchmarkLayers(b *testing.B) {
 			_ = proto.Unmarshal(out, resp)
 		}
 	})
+}
+
+// TestCapabilitiesMatchTheProto checks that every capability has the
+// number and name of its value in the proto enum, which only grows.
+func TestCapabilitiesMatchTheProto(t *testing.T) {
+	caps := Capabilities()
+	if len(caps) != len(pb.Capability_name)-1 {
+		t.Fatalf("%d capabilities, the proto has %d", len(caps), len(pb.Capability_name)-1)
+	}
+	for i, c := range caps {
+		want := "CAPABILITY_" + strings.ToUpper(c.String())
+		if int(c) != i+1 || pb.Capability_name[int32(c)] != want {
+			t.Errorf("capability %d (%s): proto has %q there, want %q", int(c), c, pb.Capability_name[int32(c)], want)
+		}
+	}
 }

@@ -18,6 +18,7 @@ const (
 	CapabilityFaceVerification
 	CapabilityPhone
 	CapabilityPhoneOwner
+	CapabilityPhoneNotice
 )
 
 var capabilityNames = map[Capability]string{
@@ -26,6 +27,7 @@ var capabilityNames = map[Capability]string{
 	CapabilityFaceVerification: "face_verification",
 	CapabilityPhone:            "phone",
 	CapabilityPhoneOwner:       "phone_owner",
+	CapabilityPhoneNotice:      "phone_notice",
 }
 
 // String returns the capability in lower snake case.
@@ -38,7 +40,7 @@ func (c Capability) String() string {
 
 // Capabilities lists every capability, in declaration order.
 func Capabilities() []Capability {
-	return []Capability{CapabilityScanLogin, CapabilityIdentityCheck, CapabilityFaceVerification, CapabilityPhone, CapabilityPhoneOwner}
+	return []Capability{CapabilityScanLogin, CapabilityIdentityCheck, CapabilityFaceVerification, CapabilityPhone, CapabilityPhoneOwner, CapabilityPhoneNotice}
 }
 
 // Info describes a provider plugin.
@@ -268,4 +270,28 @@ type PhoneVerifier interface {
 // (运营商三要素). A mismatch is NameIDMismatch.
 type PhoneOwnerChecker interface {
 	CheckOwner(ctx context.Context, phone, name, idNumber string) error
+}
+
+// Notice kinds. The list only grows; a provider answers InvalidRequest
+// for a kind it does not know.
+const (
+	// NoticePhoneChanged tells the old number of an account that the
+	// account's phone was changed. Params: "phone", the new number masked
+	// by the caller (cnid.MaskPhone).
+	NoticePhoneChanged = "phone_changed"
+)
+
+// Notice is a message sent to a phone that asks for nothing back: no
+// code, no link. Params are the variables of the kind's text; a notice
+// never carries a full phone number other than its destination.
+type Notice struct {
+	Kind   string
+	Params map[string]string
+}
+
+// PhoneNotifier sends notices by SMS. A malformed phone, an unknown kind
+// or missing params are InvalidRequest; the vendor's refusals keep the
+// kinds PhoneVerifier's SendCode gives them.
+type PhoneNotifier interface {
+	SendNotice(ctx context.Context, phone string, n Notice) error
 }

@@ -151,6 +151,9 @@ func TestUndeclaredCapabilities(t *testing.T) {
 		"query_face":    func() error { _, err := c.QueryFace(ctx, "c"); return err },
 		"send_code":     func() error { _, err := c.SendCode(ctx, "13800138000", "login"); return err },
 		"verify_code":   func() error { return c.VerifyCode(ctx, "t", "13800138000", "login", "1") },
+		"send_notice": func() error {
+			return c.SendNotice(ctx, "13800138000", sdk.Notice{Kind: sdk.NoticePhoneChanged, Params: map[string]string{"phone": "139****9000"}})
+		},
 	}
 	for name, call := range calls {
 		if err := call(); sdk.KindOf(err) != sdk.NotSupported {
@@ -241,6 +244,16 @@ func TestRoundTrip(t *testing.T) {
 	err = c.CheckOwner(ctx, "13800138000", "李四", "X")
 	if sdk.KindOf(err) != sdk.NameIDMismatch || sdk.VendorCodeOf(err) != "3" {
 		t.Fatalf("owner mismatch: %v", err)
+	}
+	// The fake answers a known notice with RateLimited and a vendor code
+	// that echoes what it received.
+	err = c.SendNotice(ctx, "13800138000", sdk.Notice{Kind: sdk.NoticePhoneChanged, Params: map[string]string{"phone": "139****9000"}})
+	if sdk.KindOf(err) != sdk.RateLimited || sdk.VendorCodeOf(err) != "notice:13800138000:139****9000" {
+		t.Fatalf("send notice: %v", err)
+	}
+	err = c.SendNotice(ctx, "13800138000", sdk.Notice{Kind: "unknown"})
+	if e := (*sdk.Error)(nil); !errors.As(err, &e) || e.Kind != sdk.InvalidRequest || !slices.Equal(e.Fields, []string{"kind"}) {
+		t.Fatalf("unknown notice kind: %v", err)
 	}
 }
 

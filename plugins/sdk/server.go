@@ -33,6 +33,7 @@ type server struct {
 	face   FaceVerifier
 	phone  PhoneVerifier
 	owner  PhoneOwnerChecker
+	notice PhoneNotifier
 }
 
 // newServer asks p for its Info and checks that it implements every
@@ -64,6 +65,8 @@ func newServer(ctx context.Context, p Provider, info *Info) (*server, error) {
 			s.phone, ok = p.(PhoneVerifier)
 		case CapabilityPhoneOwner:
 			s.owner, ok = p.(PhoneOwnerChecker)
+		case CapabilityPhoneNotice:
+			s.notice, ok = p.(PhoneNotifier)
 		default:
 			return nil, fmt.Errorf("sdk: provider declares unknown capability %d", int(c))
 		}
@@ -90,7 +93,7 @@ func (s *server) register(g grpc.ServiceRegistrar) {
 	if s.face != nil {
 		pb.RegisterFaceVerificationServer(g, s)
 	}
-	if s.phone != nil || s.owner != nil {
+	if s.phone != nil || s.owner != nil || s.notice != nil {
 		pb.RegisterPhoneServer(g, s)
 	}
 }
@@ -278,6 +281,16 @@ func (s *server) CheckOwner(ctx context.Context, req *pb.CheckOwnerRequest) (*pb
 		return nil, err
 	}
 	return &pb.CheckOwnerResponse{}, nil
+}
+
+func (s *server) SendNotice(ctx context.Context, req *pb.SendNoticeRequest) (*pb.SendNoticeResponse, error) {
+	if s.notice == nil {
+		return nil, notSupported(CapabilityPhoneNotice)
+	}
+	if err := s.notice.SendNotice(ctx, req.GetPhone(), Notice{Kind: req.GetKind(), Params: req.GetParams()}); err != nil {
+		return nil, err
+	}
+	return &pb.SendNoticeResponse{}, nil
 }
 
 var (

@@ -74,8 +74,8 @@ func TestConformance(t *testing.T) {
 		Command:     v.Command("sms"),
 		Config:      v.config(0, key),
 		OtherConfig: v.config(1, key),
-		BadConfig:   json.RawMessage(`{"access_key_id":"","api_base":"ftp://x","handle_key":"c2hvcnQ=","code_ttl":"1s","accesskey":"typo"}`),
-		BadFields:   []string{"access_key_id", "access_key_secret", "sign_name", "api_base", "handle_key", "code_ttl", "accesskey"},
+		BadConfig:   json.RawMessage(`{"access_key_id":"","api_base":"ftp://x","handle_key":"c2hvcnQ=","code_ttl":"1s","accesskey":"typo","notice_templates":{"phone_change":"SMS_1"}}`),
+		BadFields:   []string{"access_key_id", "access_key_secret", "sign_name", "api_base", "handle_key", "code_ttl", "accesskey", "notice_templates"},
 		Phone:       v.phone,
 		People:      v.people,
 		Slow:        v.Slow(sbsms.Vendor),
@@ -105,6 +105,30 @@ func TestSandboxMessage(t *testing.T) {
 	}
 	text := v.inboxText(phone)
 	if want := "【" + v.keys[0].SignName + "】您的验证码为" + code + "，5分钟内有效，请勿泄露。"; text != want {
+		t.Errorf("message %q, want %q", text, want)
+	}
+}
+
+// TestSandboxNotice checks the phone_changed notice the old number
+// receives: the sandbox's notice template with the new number masked.
+// Notices have their own flow control: one right after a code to the
+// same phone passes under Alibaba Cloud's default limits.
+func TestSandboxNotice(t *testing.T) {
+	v := newVendor(t, sbsms.Limits{})
+	p := New(WithLogger(quiet()))
+	ctx := context.Background()
+	if err := p.Configure(ctx, v.config(0, sandboxtest.HandleKey(t))); err != nil {
+		t.Fatal(err)
+	}
+	phone := v.people.Match.Phone
+	if _, err := p.SendCode(ctx, phone, "change_phone"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SendNotice(ctx, phone, stubNotice); err != nil {
+		t.Fatalf("a notice right after a code: %v", err)
+	}
+	text := v.inboxText(phone)
+	if want := "【" + v.keys[0].SignName + "】您的报名账号绑定手机号已变更为139****5678。如非本人操作，请立即联系考试机构。"; text != want {
 		t.Errorf("message %q, want %q", text, want)
 	}
 }
@@ -174,6 +198,20 @@ func TestSandboxRefusals(t *testing.T) {
 			wantErr(t, err, tc.kind, tc.code, tc.field)
 		})
 	}
+	t.Run("code template for a notice", func(t *testing.T) {
+		cfg := map[string]any{}
+		for k, val := range base {
+			cfg[k] = val
+		}
+		cfg["notice_templates"] = map[string]string{"phone_changed": "SMS_SHIMING_CODE"}
+		raw, _ := json.Marshal(cfg)
+		p := New(WithLogger(quiet()))
+		if err := p.Configure(ctx, raw); err != nil {
+			t.Fatal(err)
+		}
+		err := p.SendNotice(ctx, v.people.Match.Phone, stubNotice)
+		wantErr(t, err, sdk.InvalidConfig, "isv.TEMPLATE_MISSING_PARAMETERS", "notice_templates")
+	})
 	t.Run("faults", func(t *testing.T) {
 		p := New(WithLogger(quiet()))
 		if err := p.Configure(ctx, v.config(0, sandboxtest.HandleKey(t))); err != nil {

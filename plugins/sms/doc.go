@@ -1,10 +1,10 @@
 // Package sms is the built-in SMS provider: one-time codes sent with
 // Alibaba Cloud SMS (阿里云短信服务, dysmsapi SendSms) and verified from a
-// sealed ticket.
+// sealed ticket, and notices (no code) sent the same way.
 //
 // The gateway serves it as `shiming plugin sms` (sdk.Serve(sms.New())).
-// It declares the phone capability only; the owner check (运营商三要素)
-// is not offered.
+// It declares the phone and phone_notice capabilities; the owner check
+// (运营商三要素) is not offered.
 //
 // # Configuration
 //
@@ -18,6 +18,10 @@
 //	sign_name          yes                                        the approved signature (签名), shown as 【…】
 //	handle_key         yes                                        base64 of 32 bytes, the same on every replica
 //	template_code      no        SMS_SHIMING_CODE                 a verification-code template with ${code} and ${minutes}
+//	notice_templates   no        {phone_changed: SMS_SHIMING_PHONE_CHANGED}
+//	                                                              the notice template of each notice kind (an object;
+//	                                                              kinds not named keep their default); phone_changed
+//	                                                              takes ${phone}
 //	api_base           no        https://dysmsapi.aliyuncs.com/   the RPC endpoint
 //	http_timeout       no        10s                              per request (100ms to 2m)
 //	code_ttl           no        5m                               how long a code is valid (1m to 1h); ${minutes} is it rounded up
@@ -45,6 +49,20 @@
 // InvalidAction.NotFound api_base, Forbidden.* access_key_id); anything
 // else, HTTP 5xx and transport failures VendorUnavailable with the code
 // (or http_<status> for a body that is not Alibaba Cloud's JSON).
+//
+// # Notices
+//
+// SendNotice sends a notice kind's template to the number with the
+// notice's params as TemplateParam, in the same signed SendSms call. The
+// only kind is phone_changed (sdk.NoticePhoneChanged), sent to the old
+// number of an account whose phone was changed, with
+// TemplateParam {"phone":"139****5678"}: the new number, masked by the
+// gateway. An unknown kind is InvalidRequest (kind); params other than
+// the kind's, or a phone param that is not masked as cnid.MaskPhone does,
+// InvalidRequest (params), so that a notice never carries a full number
+// other than its destination. Vendor codes map to kinds as for codes, a
+// refused template or template parameters naming notice_templates.
+// Alibaba Cloud limits notices per template and day apart from codes.
 //
 // # Tickets
 //

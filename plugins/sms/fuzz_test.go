@@ -87,7 +87,7 @@ func FuzzParseAnswer(f *testing.F) {
 	}
 	f.Add(503, []byte(`{"Code":"Throttling.Api"}`))
 	f.Fuzz(func(t *testing.T, status int, body []byte) {
-		ans, err := parseAnswer(status, body)
+		ans, err := parseAnswer(status, body, message{what: "send code", templateField: "template_code"})
 		if err == nil {
 			if ans.Code != "OK" || status != http.StatusOK {
 				t.Fatalf("success on status %d code %q", status, ans.Code)

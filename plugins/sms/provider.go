@@ -3,10 +3,12 @@ package sms
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -77,14 +79,15 @@ func New(opts ...Option) *Provider {
 	return p
 }
 
-// Info names the provider and declares the phone capability.
+// Info names the provider and declares the phone and phone_notice
+// capabilities.
 func (p *Provider) Info(context.Context) (sdk.Info, error) {
 	return sdk.Info{
 		Name:            "sms",
 		Version:         Version,
 		ProtocolVersion: sdk.ProtocolVersion,
-		Capabilities:    []sdk.Capability{sdk.CapabilityPhone},
-		Description:     "短信验证码（阿里云短信服务 dysmsapi SendSms）",
+		Capabilities:    []sdk.Capability{sdk.CapabilityPhone, sdk.CapabilityPhoneNotice},
+		Description:     "短信验证码与通知（阿里云短信服务 dysmsapi SendSms）",
 	}, nil
 }
 
@@ -103,7 +106,8 @@ func (p *Provider) Configure(_ context.Context, raw json.RawMessage) error {
 	if old != nil {
 		old.client.CloseIdleConnections()
 	}
-	p.log.Info("sms configured", "access_key_id", cfg.accessKeyID, "template_code", cfg.templateCode, "api_base", cfg.apiBase)
+	p.log.Info("sms configured", "access_key_id", cfg.accessKeyID, "template_code", cfg.templateCode,
+		"notice_templates", cfg.noticeTemplates, "api_base", cfg.apiBase)
 	return nil
 }
 
@@ -131,6 +135,8 @@ type config struct {
 	accessKeySecret string
 	signName        string
 	templateCode    string
+	// noticeTemplates maps each notice kind to its template.
+	noticeTemplates map[string]string
 	apiBase         string
 	handleKey       []byte
 	httpTimeout     time.Duration
@@ -146,7 +152,7 @@ var (
 // configFields lists every configuration field, so that a typo is
 // reported instead of silently ignored.
 var configFields = []string{
-	"access_key_id", "access_key_secret", "sign_name", "template_code",
+	"access_key_id", "access_key_secret", "sign_name", "template_code", "notice_templates",
 	"api_base", "handle_key", "http_timeout", "code_ttl",
 }
 
@@ -170,6 +176,7 @@ func parseConfig(raw json.RawMessage) (config, error) {
 	if c.templateCode = r.String("template_code", DefaultTemplateCode); !templateCodeRE.MatchString(c.templateCode) {
 		r.Problem("template_code", "must be 1 to 64 letters, digits or _")
 	}
+	c.noticeTemplates = noticeTemplates(r, raw)
 	c.apiBase = r.BaseURL("api_base", DefaultAPIBase)
 	c.handleKey = r.Key32("handle_key")
 	c.httpTimeout = r.Duration("http_timeout", DefaultHTTPTimeout, 100*time.Millisecond, 2*time.Minute)
@@ -179,6 +186,40 @@ func parseConfig(raw json.RawMessage) (config, error) {
 		return config{}, sdk.Fields(sdk.InvalidConfig, "sms: invalid configuration", bad...)
 	}
 	return c, nil
+}
+
+// noticeTemplates reads notice_templates, a JSON object of notice kinds
+// and template codes, over the defaults. pluginconfig has no reader for
+// objects, so the field is read from raw, which r accepted as an object.
+func noticeTemplates(r *pluginconfig.Reader, raw json.RawMessage) map[string]string {
+	out := defaultNoticeTemplates()
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return out
+	}
+	v, ok := fields["notice_templates"]
+	if !ok || string(v) == "null" {
+		return out
+	}
+	var given map[string]string
+	if json.Unmarshal(v, &given) != nil {
+		r.Problem("notice_templates", "must be an object of notice kinds and template codes")
+		return out
+	}
+	for kind, code := range given {
+		code = strings.TrimSpace(code)
+		switch {
+		case noticeParams[kind] == nil:
+			r.Problem("notice_templates", fmt.Sprintf("names %q, not a notice kind (%s)", kind, strings.Join(noticeKinds(), ", ")))
+		case code == "":
+			// not given: the default stays
+		case !templateCodeRE.MatchString(code):
+			r.Problem("notice_templates", "must map each kind to 1 to 64 letters, digits or _")
+		default:
+			out[kind] = code
+		}
+	}
+	return out
 }
 
 // validSignName accepts a signature name (签名) of 1 to 32 printable
@@ -198,4 +239,5 @@ func validSignName(s string) bool {
 var (
 	_ sdk.Provider      = (*Provider)(nil)
 	_ sdk.PhoneVerifier = (*Provider)(nil)
+	_ sdk.PhoneNotifier = (*Provider)(nil)
 )

@@ -64,7 +64,8 @@ func (p *Provider) SendCode(ctx context.Context, phone, purpose string) (sdk.Cod
 	if err != nil {
 		return sdk.CodeTicket{}, err
 	}
-	res, err := st.sendSMS(ctx, number, code, now)
+	vars := map[string]string{"code": code, "minutes": strconv.Itoa(minutes(st.cfg.codeTTL))}
+	res, err := st.sendSMS(ctx, number, message{what: "send code", template: st.cfg.templateCode, templateField: "template_code", vars: vars}, now)
 	if err != nil {
 		st.log.WarnContext(ctx, "sms: code not sent", "phone", cnid.MaskPhone(number), "purpose", purpose,
 			"kind", sdk.KindOf(err).String(), "vendor_code", sdk.VendorCodeOf(err))
@@ -85,15 +86,26 @@ type sendAnswer struct {
 	outID     string
 }
 
+// message is what one SendSms call sends: a template and its variables.
+type message struct {
+	// what names the call in error messages ("send code").
+	what     string
+	template string
+	// templateField is the configuration field that names the template,
+	// blamed when Alibaba Cloud refuses the template or its variables.
+	templateField string
+	vars          map[string]string
+}
+
 // sendSMS makes the signed SendSms call.
-func (st *state) sendSMS(ctx context.Context, phone, code string, now time.Time) (sendAnswer, error) {
-	params, outID, err := st.sendParams(phone, code, now)
+func (st *state) sendSMS(ctx context.Context, phone string, m message, now time.Time) (sendAnswer, error) {
+	params, outID, err := st.sendParams(phone, m, now)
 	if err != nil {
 		return sendAnswer{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.cfg.apiBase+"/", strings.NewReader(params.Encode()))
 	if err != nil {
-		return sendAnswer{}, &sdk.Error{Kind: sdk.Internal, Message: "sms: send code: build request", Err: stripURL(err)}
+		return sendAnswer{}, &sdk.Error{Kind: sdk.Internal, Message: "sms: " + m.what + ": build request", Err: stripURL(err)}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	req.Header.Set("Accept", "application/json")
@@ -101,20 +113,20 @@ func (st *state) sendSMS(ctx context.Context, phone, code string, now time.Time)
 	resp, err := st.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return sendAnswer{}, fmt.Errorf("sms: send code: %w", ctx.Err())
+			return sendAnswer{}, fmt.Errorf("sms: %s: %w", m.what, ctx.Err())
 		}
-		return sendAnswer{}, &sdk.Error{Kind: sdk.VendorUnavailable, Message: "sms: send code: vendor unreachable", Err: stripURL(err)}
+		return sendAnswer{}, &sdk.Error{Kind: sdk.VendorUnavailable, Message: "sms: " + m.what + ": vendor unreachable", Err: stripURL(err)}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		if ctx.Err() != nil {
-			return sendAnswer{}, fmt.Errorf("sms: send code: %w", ctx.Err())
+			return sendAnswer{}, fmt.Errorf("sms: %s: %w", m.what, ctx.Err())
 		}
 		return sendAnswer{}, &sdk.Error{Kind: sdk.VendorUnavailable, VendorCode: httpCode(resp.StatusCode),
-			Message: "sms: send code: answer cut short", Err: stripURL(err)}
+			Message: "sms: " + m.what + ": answer cut short", Err: stripURL(err)}
 	}
-	ans, err := parseAnswer(resp.StatusCode, body)
+	ans, err := parseAnswer(resp.StatusCode, body, m)
 	if err != nil {
 		return sendAnswer{}, err
 	}
@@ -123,7 +135,7 @@ func (st *state) sendSMS(ctx context.Context, phone, code string, now time.Time)
 }
 
 // sendParams are SendSms's parameters, signed.
-func (st *state) sendParams(phone, code string, now time.Time) (url.Values, string, error) {
+func (st *state) sendParams(phone string, m message, now time.Time) (url.Values, string, error) {
 	outID, err := randomHex(16)
 	if err != nil {
 		return nil, "", err
@@ -132,7 +144,7 @@ func (st *state) sendParams(phone, code string, now time.Time) (url.Values, stri
 	if err != nil {
 		return nil, "", err
 	}
-	tpl, err := json.Marshal(map[string]string{"code": code, "minutes": strconv.Itoa(minutes(st.cfg.codeTTL))})
+	tpl, err := json.Marshal(m.vars) // keys sorted
 	if err != nil {
 		return nil, "", &sdk.Error{Kind: sdk.Internal, Message: "sms: template parameters", Err: err}
 	}
@@ -146,7 +158,7 @@ func (st *state) sendParams(phone, code string, now time.Time) (url.Values, stri
 		"SignatureMethod":  {signatureMethod},
 		"SignatureNonce":   {nonce},
 		"SignatureVersion": {signatureVersion},
-		"TemplateCode":     {st.cfg.templateCode},
+		"TemplateCode":     {m.template},
 		"TemplateParam":    {string(tpl)},
 		"Timestamp":        {now.UTC().Format(timestampLayout)},
 		"Version":          {apiVersion},
@@ -160,21 +172,21 @@ func minutes(d time.Duration) int {
 	return int((d + time.Minute - 1) / time.Minute)
 }
 
-// parseAnswer reads SendSms's answer: Code "OK" on HTTP 200 is success;
-// any other code is classified; a body that is not a JSON object with a
-// Code is VendorUnavailable with the HTTP status as vendor code.
-func parseAnswer(status int, body []byte) (sendAnswer, error) {
+// parseAnswer reads SendSms's answer to m: Code "OK" on HTTP 200 is
+// success; any other code is classified; a body that is not a JSON object
+// with a Code is VendorUnavailable with the HTTP status as vendor code.
+func parseAnswer(status int, body []byte, m message) (sendAnswer, error) {
 	var ans sendAnswer
 	dec := json.NewDecoder(bytes.NewReader(body))
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(body) > maxBody || len(trimmed) == 0 || trimmed[0] != '{' || dec.Decode(&ans) != nil || dec.More() || ans.Code == "" {
-		return sendAnswer{}, sdk.Vendor(sdk.VendorUnavailable, httpCode(status), "sms: send code: answer is not Alibaba Cloud's JSON")
+		return sendAnswer{}, sdk.Vendor(sdk.VendorUnavailable, httpCode(status), "sms: "+m.what+": answer is not Alibaba Cloud's JSON")
 	}
 	if ans.Code == "OK" && status == http.StatusOK {
 		return ans, nil
 	}
-	kind, field, msg := classify(ans.Code, status)
-	e := &sdk.Error{Kind: kind, VendorCode: ans.Code, Message: "sms: send code: " + msg}
+	kind, field, msg := classify(ans.Code, status, m.templateField)
+	e := &sdk.Error{Kind: kind, VendorCode: ans.Code, Message: "sms: " + m.what + ": " + msg}
 	if field != "" {
 		e.Fields = []string{field}
 	}
@@ -183,8 +195,9 @@ func parseAnswer(status int, body []byte) (sendAnswer, error) {
 
 // classify maps an Alibaba Cloud error code (documented business codes
 // answered with HTTP 200, gateway codes with 4xx) to a kind and the
-// configuration or request field at fault.
-func classify(code string, status int) (sdk.Kind, string, string) {
+// configuration or request field at fault; templateField is the field
+// that names the template of the call.
+func classify(code string, status int, templateField string) (sdk.Kind, string, string) {
 	switch code {
 	case "isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL":
 		return sdk.RateLimited, "", "flow control"
@@ -193,7 +206,7 @@ func classify(code string, status int) (sdk.Kind, string, string) {
 	case "isv.SMS_SIGNATURE_ILLEGAL":
 		return sdk.InvalidConfig, "sign_name", "signature name not approved for the key"
 	case "isv.SMS_TEMPLATE_ILLEGAL", "isv.TEMPLATE_MISSING_PARAMETERS", "isv.INVALID_JSON_PARAM":
-		return sdk.InvalidConfig, "template_code", "template unknown or not a code template with ${code} and ${minutes}"
+		return sdk.InvalidConfig, templateField, "template unknown or its variables refused"
 	case "InvalidAccessKeyId.NotFound", "InvalidAccessKeyId.Inactive":
 		return sdk.InvalidConfig, "access_key_id", "access key refused"
 	case "SignatureDoesNotMatch", "IncompleteSignature":

@@ -110,6 +110,18 @@ func (p *Phone) SMSCode(ctx context.Context, number string) (string, error) {
 	return msgs[0].Code, nil
 }
 
+// SMSText returns the text of the newest message sent to number.
+func (p *Phone) SMSText(ctx context.Context, number string) (string, error) {
+	msgs, err := p.Inbox(ctx, number)
+	if err != nil {
+		return "", err
+	}
+	if len(msgs) == 0 {
+		return "", fmt.Errorf("sandboxtest: no message in the inbox of %s", cnid.MaskPhone(number))
+	}
+	return msgs[0].Text, nil
+}
+
 // maskName keeps a name's first character, as Alipay's pages show it.
 func maskName(name string) string {
 	r := []rune(name)
@@ -136,4 +148,7 @@ func redirectQuery(redirect string) (map[string]string, error) {
 	return q, nil
 }
 
-var _ providertest.Phone = (*Phone)(nil)
+var (
+	_ providertest.Phone     = (*Phone)(nil)
+	_ providertest.SMSReader = (*Phone)(nil)
+)

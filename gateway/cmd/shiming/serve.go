@@ -640,6 +640,8 @@ func (p hostProviders) FaceVerifier(name string) (sdk.FaceVerifier, error) { ret
 
 func (p hostProviders) PhoneVerifier(name string) (sdk.PhoneVerifier, error) { return p.provider(name) }
 
+func (p hostProviders) PhoneNotifier(name string) (sdk.PhoneNotifier, error) { return p.provider(name) }
+
 var _ journey.Providers = hostProviders{}
 
 // clientIPFunc returns the client address of a request: the connection's

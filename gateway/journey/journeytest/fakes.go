@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/url"
 	"sync"
@@ -497,13 +498,20 @@ func (f *FaceVendor) Expire(certifyID string) error {
 	return f.set(certifyID, sdk.FaceStatus{}, sdk.E(sdk.Expired, "certify id expired"))
 }
 
-// SMS is a fake SMS vendor whose sent codes tests read.
+// SMS is a fake SMS vendor whose sent codes and notices tests read.
 type SMS struct {
 	calls
 	failures
-	now  func() time.Time
-	mu   sync.Mutex
-	sent []SentCode // in order
+	now     func() time.Time
+	mu      sync.Mutex
+	sent    []SentCode   // in order
+	notices []SentNotice // in order
+}
+
+// SentNotice is one notice the fake sent.
+type SentNotice struct {
+	Phone  string
+	Notice sdk.Notice
 }
 
 // SentCode is one code the fake sent.
@@ -513,7 +521,10 @@ type SentCode struct {
 	used                         bool
 }
 
-var _ sdk.PhoneVerifier = (*SMS)(nil)
+var (
+	_ sdk.PhoneVerifier = (*SMS)(nil)
+	_ sdk.PhoneNotifier = (*SMS)(nil)
+)
 
 // NewSMS returns a fake SMS vendor.
 func NewSMS(now func() time.Time) *SMS {
@@ -561,6 +572,33 @@ func (s *SMS) VerifyCode(_ context.Context, ticket, phone, purpose, code string)
 	}
 	c.used = true
 	return nil
+}
+
+// SendNotice implements sdk.PhoneNotifier. FailNext("SendNotice", err)
+// makes it fail (sdk.NotSupported as a provider without phone_notice
+// answers).
+func (s *SMS) SendNotice(_ context.Context, phone string, n sdk.Notice) error {
+	s.add("SendNotice")
+	if err := s.take("SendNotice"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notices = append(s.notices, SentNotice{Phone: phone, Notice: sdk.Notice{Kind: n.Kind, Params: maps.Clone(n.Params)}})
+	return nil
+}
+
+// Notices returns the notices sent to phone ("" for all), in order.
+func (s *SMS) Notices(phone string) []SentNotice {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []SentNotice
+	for _, n := range s.notices {
+		if phone == "" || n.Phone == phone {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // LastCode returns the newest code sent to phone.
@@ -641,6 +679,9 @@ func (p *Providers) FaceVerifier(name string) (sdk.FaceVerifier, error) { return
 
 // PhoneVerifier returns the SMS vendor called name.
 func (p *Providers) PhoneVerifier(name string) (sdk.PhoneVerifier, error) { return get(p, p.SMS, name) }
+
+// PhoneNotifier returns the SMS vendor called name.
+func (p *Providers) PhoneNotifier(name string) (sdk.PhoneNotifier, error) { return get(p, p.SMS, name) }
 
 // NewProviders returns fakes under the names of the default
 // configuration: scan vendors wechat, alipay and ctid; the name/ID

@@ -1,6 +1,7 @@
 // Package metrics holds the Prometheus counters of the candidate journeys:
 // real-name flows with their provider errors and automatic recoveries,
-// logins, phone changes, desktop-only refusals and OIDC refusals. Every
+// logins, phone changes and the notices to the old phone, desktop-only
+// refusals and OIDC refusals. Every
 // series exists at zero from the start for each configured label value, so
 // rate() and absent-series alerts work on a fresh gateway.
 package metrics
@@ -68,6 +69,19 @@ func PhoneChangeOutcomes() []string {
 		PhoneChangeFaceFailed, PhoneChangePhoneTaken, PhoneChangeError}
 }
 
+// Results of shiming_phone_change_notices_total, the notice sent to the
+// old phone after a change.
+const (
+	NoticeSent        = "sent"
+	NoticeFailed      = "failed"      // the provider failed or is unavailable; the change stands
+	NoticeUnsupported = "unsupported" // the SMS provider does not declare phone_notice
+)
+
+// NoticeResults lists the results of shiming_phone_change_notices_total.
+func NoticeResults() []string {
+	return []string{NoticeSent, NoticeFailed, NoticeUnsupported}
+}
+
 // Reasons of shiming_oidc_refusals_total.
 const (
 	RefusalState     = "state"
@@ -104,6 +118,7 @@ type Journeys struct {
 	recoveries   *prometheus.CounterVec
 	logins       *prometheus.CounterVec
 	phoneChanges *prometheus.CounterVec
+	notices      *prometheus.CounterVec
 	desktopOnly  *prometheus.CounterVec
 	oidcRefusals *prometheus.CounterVec
 }
@@ -131,6 +146,10 @@ func New(reg prometheus.Registerer, l Labels) (*Journeys, error) {
 			Name: "shiming_phone_changes_total",
 			Help: "Phone-number changes by portal and outcome.",
 		}, []string{"portal", "outcome"}),
+		notices: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "shiming_phone_change_notices_total",
+			Help: "Notices sent to the old phone after a phone-number change, by result (sent, failed, unsupported).",
+		}, []string{"result"}),
 		desktopOnly: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shiming_desktop_only_rejections_total",
 			Help: "Portal pages answered with the desktop-only notice because a phone or tablet asked, by portal.",
@@ -140,7 +159,7 @@ func New(reg prometheus.Registerer, l Labels) (*Journeys, error) {
 			Help: "Government-portal OIDC logins refused, by issuer and reason (state, nonce, token, exchange, discovery).",
 		}, []string{"issuer", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.flows, m.errors, m.recoveries, m.logins, m.phoneChanges, m.desktopOnly, m.oidcRefusals} {
+	for _, c := range []prometheus.Collector{m.flows, m.errors, m.recoveries, m.logins, m.phoneChanges, m.notices, m.desktopOnly, m.oidcRefusals} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("journey metrics: register: %w", err)
 		}
@@ -166,6 +185,9 @@ func New(reg prometheus.Registerer, l Labels) (*Journeys, error) {
 		for _, o := range PhoneChangeOutcomes() {
 			m.phoneChanges.WithLabelValues(p, o)
 		}
+	}
+	for _, r := range NoticeResults() {
+		m.notices.WithLabelValues(r)
 	}
 	for _, iss := range l.Issuers {
 		for _, r := range RefusalReasons() {
@@ -206,6 +228,11 @@ func (m *Journeys) Login(portal, method, outcome string) {
 // PhoneChange counts a phone-change outcome.
 func (m *Journeys) PhoneChange(portal, outcome string) {
 	m.phoneChanges.WithLabelValues(portal, outcome).Inc()
+}
+
+// PhoneChangeNotice counts a notice to the old phone by result.
+func (m *Journeys) PhoneChangeNotice(result string) {
+	m.notices.WithLabelValues(result).Inc()
 }
 
 // DesktopOnly counts a page refused to a phone or tablet.

@@ -3,10 +3,12 @@ package providertest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/shiming-id/shiming/plugins/sdk"
+	"github.com/shiming-id/shiming/plugins/sdk/cnid"
 )
 
 // pollInterval is the pause between polls while the kit waits for the
@@ -283,5 +285,48 @@ var ownerTests = []namedTest{
 		m, x := h.People.Match, h.People.Mismatch
 		err := tg.open(t, h.Config).CheckOwner(callCtx(t), m.Phone, x.Name, x.IDNumber)
 		wantKind(t, "CheckOwner of People.Match's phone for People.Mismatch", err, sdk.NameIDMismatch)
+	}},
+}
+
+// noticeNewPhone is the new number a phone_changed notice of the kit
+// announces, masked.
+const noticeNewPhone = "13912345678"
+
+// phoneChanged is the phone_changed notice of a change to newPhone.
+func phoneChanged(newPhone string) sdk.Notice {
+	return sdk.Notice{Kind: sdk.NoticePhoneChanged, Params: map[string]string{"phone": cnid.MaskPhone(newPhone)}}
+}
+
+var noticeTests = []namedTest{
+	{"phone_changed", func(t *testing.T, h *Harness, tg target) {
+		c := tg.open(t, h.Config)
+		ctx := callCtx(t)
+		phone := h.People.Match.Phone
+		if err := c.SendNotice(ctx, phone, phoneChanged(noticeNewPhone)); err != nil {
+			t.Fatalf("SendNotice(phone_changed) to People.Match.Phone: %v", err)
+		}
+		r, ok := h.Phone.(SMSReader)
+		if !ok {
+			return
+		}
+		text, err := r.SMSText(ctx, phone)
+		if err != nil {
+			t.Fatalf("harness SMSText: %v", err)
+		}
+		if masked := cnid.MaskPhone(noticeNewPhone); !strings.Contains(text, masked) || strings.Contains(text, noticeNewPhone) {
+			t.Errorf("the phone_changed notice reads %q: want the new number masked (%s), never in full", text, masked)
+		}
+	}},
+	{"unknown_kind", func(t *testing.T, h *Harness, tg target) {
+		err := tg.open(t, h.Config).SendNotice(callCtx(t), h.People.Match.Phone, sdk.Notice{Kind: "providertest_unknown", Params: map[string]string{"phone": cnid.MaskPhone(noticeNewPhone)}})
+		wantKind(t, "SendNotice of an unknown kind", err, sdk.InvalidRequest)
+	}},
+	{"missing_param", func(t *testing.T, h *Harness, tg target) {
+		err := tg.open(t, h.Config).SendNotice(callCtx(t), h.People.Match.Phone, sdk.Notice{Kind: sdk.NoticePhoneChanged})
+		wantKind(t, "SendNotice of phone_changed without its phone param", err, sdk.InvalidRequest)
+	}},
+	{"invalid_phone", func(t *testing.T, h *Harness, tg target) {
+		err := tg.open(t, h.Config).SendNotice(callCtx(t), "12345", phoneChanged(noticeNewPhone))
+		wantKind(t, "SendNotice to a malformed phone", err, sdk.InvalidRequest)
 	}},
 }

@@ -47,6 +47,11 @@
 //   - Phone: the code sent verifies; a wrong code is CodeInvalid; the
 //     ticket presented with another phone or purpose is InvalidRequest.
 //   - Phone owner: a match passes, a mismatch is NameIDMismatch.
+//   - Phone notice: a phone_changed notice to People.Match.Phone is sent
+//     (and, when the Phone is an SMSReader, arrives with the masked new
+//     number in its text and never the full one); an unknown notice kind,
+//     a phone_changed notice without its phone param and a malformed
+//     phone are InvalidRequest.
 //   - A call whose context is cancelled while the vendor is slow returns
 //     within 5 s (a liveness check, not a benchmark); for scan login the
 //     call is BeginScan followed by ExchangeCode.
@@ -148,6 +153,14 @@ type Phone interface {
 	SMSCode(ctx context.Context, phone string) (string, error)
 }
 
+// SMSReader is optionally implemented by a Phone that can read the text
+// of the messages the vendor delivered. With it, the kit checks that a
+// notice arrived, and what it says.
+type SMSReader interface {
+	// SMSText returns the text of the newest message sent to phone.
+	SMSText(ctx context.Context, phone string) (string, error)
+}
+
 func (h *Harness) check() error {
 	var errs []error
 	if h.New == nil {
@@ -184,7 +197,7 @@ func (h *Harness) needs(info sdk.Info) error {
 	if info.Has(sdk.CapabilityFaceVerification) && p.FaceFail.Name == "" {
 		errs = append(errs, errors.New("providertest: Harness.People.FaceFail is required for face verification"))
 	}
-	if (info.Has(sdk.CapabilityPhone) || info.Has(sdk.CapabilityPhoneOwner)) && p.Match.Phone == "" {
+	if (info.Has(sdk.CapabilityPhone) || info.Has(sdk.CapabilityPhoneOwner) || info.Has(sdk.CapabilityPhoneNotice)) && p.Match.Phone == "" {
 		errs = append(errs, errors.New("providertest: Harness.People.Match.Phone is required for phone"))
 	}
 	return errors.Join(errs...)

@@ -25,6 +25,7 @@ type vendor struct {
 	byQR     map[string]string
 	faces    map[string]*faceSession
 	sms      map[string]string
+	texts    map[string]string // the newest message to each phone
 	tickets  map[string]ticket
 	people   providertest.People
 }
@@ -50,6 +51,7 @@ func newVendor() *vendor {
 		byQR:     map[string]string{},
 		faces:    map[string]*faceSession{},
 		sms:      map[string]string{},
+		texts:    map[string]string{},
 		tickets:  map[string]ticket{},
 		people: providertest.People{
 			Match:    providertest.Person{Name: "张三", IDNumber: "11010519491231002X", Phone: "13800138000"},
@@ -166,6 +168,16 @@ func (v *vendor) SMSCode(_ context.Context, phone string) (string, error) {
 		return "", errors.New("vendor: no SMS to " + phone)
 	}
 	return c, nil
+}
+
+func (v *vendor) SMSText(_ context.Context, phone string) (string, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	text, ok := v.texts[phone]
+	if !ok {
+		return "", errors.New("vendor: no SMS to " + phone)
+	}
+	return text, nil
 }
 
 // ref is the reference provider.
@@ -316,6 +328,7 @@ func (p *ref) SendCode(ctx context.Context, phone, purpose string) (sdk.CodeTick
 	p.v.mu.Lock()
 	defer p.v.mu.Unlock()
 	p.v.sms[phone] = code
+	p.v.texts[phone] = "code " + code
 	p.v.tickets[tk] = ticket{phone: phone, purpose: purpose, code: code}
 	return sdk.CodeTicket{Ticket: tk, ExpiresAt: time.Now().Add(5 * time.Minute)}, nil
 }
@@ -347,11 +360,35 @@ func (p *ref) CheckOwner(ctx context.Context, phone, name, idNumber string) erro
 	return nil
 }
 
+func (p *ref) SendNotice(ctx context.Context, phone string, n sdk.Notice) error {
+	if err := p.v.wait(ctx); err != nil {
+		return err
+	}
+	var bad []string
+	if !cnid.ValidPhone(phone) {
+		bad = append(bad, "phone")
+	}
+	if n.Kind != sdk.NoticePhoneChanged {
+		bad = append(bad, "kind")
+	} else if n.Params["phone"] == "" {
+		bad = append(bad, "params")
+	}
+	if len(bad) > 0 {
+		return sdk.Fields(sdk.InvalidRequest, "bad notice", bad...)
+	}
+	p.v.mu.Lock()
+	defer p.v.mu.Unlock()
+	p.v.texts[phone] = "phone changed to " + n.Params["phone"]
+	return nil
+}
+
 var (
-	_ providertest.Phone    = (*vendor)(nil)
-	_ sdk.ScanLogin         = (*ref)(nil)
-	_ sdk.IdentityChecker   = (*ref)(nil)
-	_ sdk.FaceVerifier      = (*ref)(nil)
-	_ sdk.PhoneVerifier     = (*ref)(nil)
-	_ sdk.PhoneOwnerChecker = (*ref)(nil)
+	_ providertest.Phone     = (*vendor)(nil)
+	_ providertest.SMSReader = (*vendor)(nil)
+	_ sdk.ScanLogin          = (*ref)(nil)
+	_ sdk.IdentityChecker    = (*ref)(nil)
+	_ sdk.FaceVerifier       = (*ref)(nil)
+	_ sdk.PhoneVerifier      = (*ref)(nil)
+	_ sdk.PhoneOwnerChecker  = (*ref)(nil)
+	_ sdk.PhoneNotifier      = (*ref)(nil)
 )

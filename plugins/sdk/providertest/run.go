@@ -109,6 +109,7 @@ func suite(t *testing.T, h *Harness, tg target) {
 		{sdk.CapabilityFaceVerification, faceTests},
 		{sdk.CapabilityPhone, phoneTests},
 		{sdk.CapabilityPhoneOwner, ownerTests},
+		{sdk.CapabilityPhoneNotice, noticeTests},
 	} {
 		t.Run(cs.cp.String(), func(t *testing.T) {
 			if !info.Has(cs.cp) {
@@ -178,6 +179,10 @@ func capabilityCalls(cp sdk.Capability, c *sdk.Client) map[string]func(context.C
 		return map[string]func(context.Context) error{
 			"CheckOwner": func(ctx context.Context) error { return c.CheckOwner(ctx, phone, "x", "y") },
 		}
+	case sdk.CapabilityPhoneNotice:
+		return map[string]func(context.Context) error{
+			"SendNotice": func(ctx context.Context) error { return c.SendNotice(ctx, phone, phoneChanged(noticeNewPhone)) },
+		}
 	}
 	return nil
 }
@@ -203,8 +208,9 @@ func testCancel(t *testing.T, h *Harness, tg target, info sdk.Info) {
 			_, err := c.BeginFace(ctx, sdk.FaceRequest{Name: m.Name, IDNumber: m.IDNumber, Subject: m.Subject, ReturnURL: h.CallbackURL})
 			return err
 		},
-		sdk.CapabilityPhone:      func(ctx context.Context) error { _, err := c.SendCode(ctx, m.Phone, "bind_phone"); return err },
-		sdk.CapabilityPhoneOwner: func(ctx context.Context) error { return c.CheckOwner(ctx, m.Phone, m.Name, m.IDNumber) },
+		sdk.CapabilityPhone:       func(ctx context.Context) error { _, err := c.SendCode(ctx, m.Phone, "bind_phone"); return err },
+		sdk.CapabilityPhoneOwner:  func(ctx context.Context) error { return c.CheckOwner(ctx, m.Phone, m.Name, m.IDNumber) },
+		sdk.CapabilityPhoneNotice: func(ctx context.Context) error { return c.SendNotice(ctx, m.Phone, phoneChanged(noticeNewPhone)) },
 	}
 	restore := h.Slow()
 	defer restore()
@@ -290,6 +296,11 @@ func flow(ctx context.Context, h *Harness, c *sdk.Client, info sdk.Info, i int) 
 	if info.Has(sdk.CapabilityPhoneOwner) {
 		if err := c.CheckOwner(ctx, m.Phone, m.Name, m.IDNumber); err != nil {
 			return fmt.Errorf("CheckOwner: %w", err)
+		}
+	}
+	if info.Has(sdk.CapabilityPhoneNotice) {
+		if err := c.SendNotice(ctx, fmt.Sprintf("137%08d", i+1), phoneChanged(noticeNewPhone)); err != nil {
+			return fmt.Errorf("SendNotice: %w", err)
 		}
 	}
 	return nil

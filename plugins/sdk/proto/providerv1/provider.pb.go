@@ -38,6 +38,7 @@ const (
 	Capability_CAPABILITY_FACE_VERIFICATION Capability = 3
 	Capability_CAPABILITY_PHONE             Capability = 4
 	Capability_CAPABILITY_PHONE_OWNER       Capability = 5
+	Capability_CAPABILITY_PHONE_NOTICE      Capability = 6
 )
 
 // Enum value maps for Capability.
@@ -49,6 +50,7 @@ var (
 		3: "CAPABILITY_FACE_VERIFICATION",
 		4: "CAPABILITY_PHONE",
 		5: "CAPABILITY_PHONE_OWNER",
+		6: "CAPABILITY_PHONE_NOTICE",
 	}
 	Capability_value = map[string]int32{
 		"CAPABILITY_UNSPECIFIED":       0,
@@ -57,6 +59,7 @@ var (
 		"CAPABILITY_FACE_VERIFICATION": 3,
 		"CAPABILITY_PHONE":             4,
 		"CAPABILITY_PHONE_OWNER":       5,
+		"CAPABILITY_PHONE_NOTICE":      6,
 	}
 )
 
@@ -1854,6 +1857,106 @@ func (*CheckOwnerResponse) Descriptor() ([]byte, []int) {
 	return file_provider_proto_rawDescGZIP(), []int{26}
 }
 
+type SendNoticeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The number the notice is sent to.
+	Phone string `protobuf:"bytes,1,opt,name=phone,proto3" json:"phone,omitempty"`
+	// What the notice says: "phone_changed" (params: phone, the new number
+	// masked by the host). A notice never carries a full number other than
+	// its destination.
+	Kind          string            `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Params        map[string]string `protobuf:"bytes,3,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendNoticeRequest) Reset() {
+	*x = SendNoticeRequest{}
+	mi := &file_provider_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendNoticeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendNoticeRequest) ProtoMessage() {}
+
+func (x *SendNoticeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendNoticeRequest.ProtoReflect.Descriptor instead.
+func (*SendNoticeRequest) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SendNoticeRequest) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *SendNoticeRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SendNoticeRequest) GetParams() map[string]string {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+type SendNoticeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendNoticeResponse) Reset() {
+	*x = SendNoticeResponse{}
+	mi := &file_provider_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendNoticeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendNoticeResponse) ProtoMessage() {}
+
+func (x *SendNoticeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_provider_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendNoticeResponse.ProtoReflect.Descriptor instead.
+func (*SendNoticeResponse) Descriptor() ([]byte, []int) {
+	return file_provider_proto_rawDescGZIP(), []int{28}
+}
+
 var File_provider_proto protoreflect.FileDescriptor
 
 const file_provider_proto_rawDesc = "" +
@@ -1980,7 +2083,15 @@ const file_provider_proto_rawDesc = "" +
 	"\x05phone\x18\x01 \x01(\tR\x05phone\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tid_number\x18\x03 \x01(\tR\bidNumber\"\x14\n" +
-	"\x12CheckOwnerResponse*\xb6\x01\n" +
+	"\x12CheckOwnerResponse\"\xc4\x01\n" +
+	"\x11SendNoticeRequest\x12\x14\n" +
+	"\x05phone\x18\x01 \x01(\tR\x05phone\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12J\n" +
+	"\x06params\x18\x03 \x03(\v22.shiming.provider.v1.SendNoticeRequest.ParamsEntryR\x06params\x1a9\n" +
+	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x14\n" +
+	"\x12SendNoticeResponse*\xd3\x01\n" +
 	"\n" +
 	"Capability\x12\x1a\n" +
 	"\x16CAPABILITY_UNSPECIFIED\x10\x00\x12\x19\n" +
@@ -1988,7 +2099,8 @@ const file_provider_proto_rawDesc = "" +
 	"\x19CAPABILITY_IDENTITY_CHECK\x10\x02\x12 \n" +
 	"\x1cCAPABILITY_FACE_VERIFICATION\x10\x03\x12\x14\n" +
 	"\x10CAPABILITY_PHONE\x10\x04\x12\x1a\n" +
-	"\x16CAPABILITY_PHONE_OWNER\x10\x05*\xc4\x03\n" +
+	"\x16CAPABILITY_PHONE_OWNER\x10\x05\x12\x1b\n" +
+	"\x17CAPABILITY_PHONE_NOTICE\x10\x06*\xc4\x03\n" +
 	"\tErrorKind\x12\x1a\n" +
 	"\x16ERROR_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ERROR_KIND_CODE_REUSED\x10\x01\x12\x1b\n" +
@@ -2025,13 +2137,15 @@ const file_provider_proto_rawDesc = "" +
 	"\rCheckIdentity\x12).shiming.provider.v1.CheckIdentityRequest\x1a*.shiming.provider.v1.CheckIdentityResponse2\xca\x01\n" +
 	"\x10FaceVerification\x12Z\n" +
 	"\tBeginFace\x12%.shiming.provider.v1.BeginFaceRequest\x1a&.shiming.provider.v1.BeginFaceResponse\x12Z\n" +
-	"\tQueryFace\x12%.shiming.provider.v1.QueryFaceRequest\x1a&.shiming.provider.v1.QueryFaceResponse2\x9e\x02\n" +
+	"\tQueryFace\x12%.shiming.provider.v1.QueryFaceRequest\x1a&.shiming.provider.v1.QueryFaceResponse2\xfd\x02\n" +
 	"\x05Phone\x12W\n" +
 	"\bSendCode\x12$.shiming.provider.v1.SendCodeRequest\x1a%.shiming.provider.v1.SendCodeResponse\x12]\n" +
 	"\n" +
 	"VerifyCode\x12&.shiming.provider.v1.VerifyCodeRequest\x1a'.shiming.provider.v1.VerifyCodeResponse\x12]\n" +
 	"\n" +
-	"CheckOwner\x12&.shiming.provider.v1.CheckOwnerRequest\x1a'.shiming.provider.v1.CheckOwnerResponseBGZEgithub.com/shiming-id/shiming/plugins/sdk/proto/providerv1;providerv1b\x06proto3"
+	"CheckOwner\x12&.shiming.provider.v1.CheckOwnerRequest\x1a'.shiming.provider.v1.CheckOwnerResponse\x12]\n" +
+	"\n" +
+	"SendNotice\x12&.shiming.provider.v1.SendNoticeRequest\x1a'.shiming.provider.v1.SendNoticeResponseBGZEgithub.com/shiming-id/shiming/plugins/sdk/proto/providerv1;providerv1b\x06proto3"
 
 var (
 	file_provider_proto_rawDescOnce sync.Once
@@ -2046,7 +2160,7 @@ func file_provider_proto_rawDescGZIP() []byte {
 }
 
 var file_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_provider_proto_goTypes = []any{
 	(Capability)(0),               // 0: shiming.provider.v1.Capability
 	(ErrorKind)(0),                // 1: shiming.provider.v1.ErrorKind
@@ -2081,55 +2195,61 @@ var file_provider_proto_goTypes = []any{
 	(*VerifyCodeResponse)(nil),    // 30: shiming.provider.v1.VerifyCodeResponse
 	(*CheckOwnerRequest)(nil),     // 31: shiming.provider.v1.CheckOwnerRequest
 	(*CheckOwnerResponse)(nil),    // 32: shiming.provider.v1.CheckOwnerResponse
-	nil,                           // 33: shiming.provider.v1.ScanCallbackRequest.QueryEntry
-	nil,                           // 34: shiming.provider.v1.Identity.SubjectIdsEntry
-	(*timestamppb.Timestamp)(nil), // 35: google.protobuf.Timestamp
+	(*SendNoticeRequest)(nil),     // 33: shiming.provider.v1.SendNoticeRequest
+	(*SendNoticeResponse)(nil),    // 34: shiming.provider.v1.SendNoticeResponse
+	nil,                           // 35: shiming.provider.v1.ScanCallbackRequest.QueryEntry
+	nil,                           // 36: shiming.provider.v1.Identity.SubjectIdsEntry
+	nil,                           // 37: shiming.provider.v1.SendNoticeRequest.ParamsEntry
+	(*timestamppb.Timestamp)(nil), // 38: google.protobuf.Timestamp
 }
 var file_provider_proto_depIdxs = []int32{
 	1,  // 0: shiming.provider.v1.ErrorDetail.kind:type_name -> shiming.provider.v1.ErrorKind
 	0,  // 1: shiming.provider.v1.InfoResponse.capabilities:type_name -> shiming.provider.v1.Capability
 	3,  // 2: shiming.provider.v1.HealthResponse.status:type_name -> shiming.provider.v1.HealthResponse.Status
-	35, // 3: shiming.provider.v1.BeginScanResponse.expires_at:type_name -> google.protobuf.Timestamp
+	38, // 3: shiming.provider.v1.BeginScanResponse.expires_at:type_name -> google.protobuf.Timestamp
 	4,  // 4: shiming.provider.v1.ScanStatus.state:type_name -> shiming.provider.v1.ScanStatus.State
-	33, // 5: shiming.provider.v1.ScanCallbackRequest.query:type_name -> shiming.provider.v1.ScanCallbackRequest.QueryEntry
-	34, // 6: shiming.provider.v1.Identity.subject_ids:type_name -> shiming.provider.v1.Identity.SubjectIdsEntry
+	35, // 5: shiming.provider.v1.ScanCallbackRequest.query:type_name -> shiming.provider.v1.ScanCallbackRequest.QueryEntry
+	36, // 6: shiming.provider.v1.Identity.subject_ids:type_name -> shiming.provider.v1.Identity.SubjectIdsEntry
 	2,  // 7: shiming.provider.v1.Identity.level:type_name -> shiming.provider.v1.AssuranceLevel
 	19, // 8: shiming.provider.v1.ExchangeCodeResponse.identity:type_name -> shiming.provider.v1.Identity
-	35, // 9: shiming.provider.v1.BeginFaceResponse.expires_at:type_name -> google.protobuf.Timestamp
+	38, // 9: shiming.provider.v1.BeginFaceResponse.expires_at:type_name -> google.protobuf.Timestamp
 	5,  // 10: shiming.provider.v1.QueryFaceResponse.result:type_name -> shiming.provider.v1.QueryFaceResponse.Result
 	1,  // 11: shiming.provider.v1.QueryFaceResponse.reason:type_name -> shiming.provider.v1.ErrorKind
-	35, // 12: shiming.provider.v1.SendCodeResponse.expires_at:type_name -> google.protobuf.Timestamp
-	7,  // 13: shiming.provider.v1.Provider.Info:input_type -> shiming.provider.v1.InfoRequest
-	9,  // 14: shiming.provider.v1.Provider.Configure:input_type -> shiming.provider.v1.ConfigureRequest
-	11, // 15: shiming.provider.v1.Provider.Health:input_type -> shiming.provider.v1.HealthRequest
-	13, // 16: shiming.provider.v1.ScanLogin.BeginScan:input_type -> shiming.provider.v1.BeginScanRequest
-	15, // 17: shiming.provider.v1.ScanLogin.PollScan:input_type -> shiming.provider.v1.PollScanRequest
-	17, // 18: shiming.provider.v1.ScanLogin.ScanCallback:input_type -> shiming.provider.v1.ScanCallbackRequest
-	18, // 19: shiming.provider.v1.ScanLogin.ExchangeCode:input_type -> shiming.provider.v1.ExchangeCodeRequest
-	21, // 20: shiming.provider.v1.IdentityCheck.CheckIdentity:input_type -> shiming.provider.v1.CheckIdentityRequest
-	23, // 21: shiming.provider.v1.FaceVerification.BeginFace:input_type -> shiming.provider.v1.BeginFaceRequest
-	25, // 22: shiming.provider.v1.FaceVerification.QueryFace:input_type -> shiming.provider.v1.QueryFaceRequest
-	27, // 23: shiming.provider.v1.Phone.SendCode:input_type -> shiming.provider.v1.SendCodeRequest
-	29, // 24: shiming.provider.v1.Phone.VerifyCode:input_type -> shiming.provider.v1.VerifyCodeRequest
-	31, // 25: shiming.provider.v1.Phone.CheckOwner:input_type -> shiming.provider.v1.CheckOwnerRequest
-	8,  // 26: shiming.provider.v1.Provider.Info:output_type -> shiming.provider.v1.InfoResponse
-	10, // 27: shiming.provider.v1.Provider.Configure:output_type -> shiming.provider.v1.ConfigureResponse
-	12, // 28: shiming.provider.v1.Provider.Health:output_type -> shiming.provider.v1.HealthResponse
-	14, // 29: shiming.provider.v1.ScanLogin.BeginScan:output_type -> shiming.provider.v1.BeginScanResponse
-	16, // 30: shiming.provider.v1.ScanLogin.PollScan:output_type -> shiming.provider.v1.ScanStatus
-	16, // 31: shiming.provider.v1.ScanLogin.ScanCallback:output_type -> shiming.provider.v1.ScanStatus
-	20, // 32: shiming.provider.v1.ScanLogin.ExchangeCode:output_type -> shiming.provider.v1.ExchangeCodeResponse
-	22, // 33: shiming.provider.v1.IdentityCheck.CheckIdentity:output_type -> shiming.provider.v1.CheckIdentityResponse
-	24, // 34: shiming.provider.v1.FaceVerification.BeginFace:output_type -> shiming.provider.v1.BeginFaceResponse
-	26, // 35: shiming.provider.v1.FaceVerification.QueryFace:output_type -> shiming.provider.v1.QueryFaceResponse
-	28, // 36: shiming.provider.v1.Phone.SendCode:output_type -> shiming.provider.v1.SendCodeResponse
-	30, // 37: shiming.provider.v1.Phone.VerifyCode:output_type -> shiming.provider.v1.VerifyCodeResponse
-	32, // 38: shiming.provider.v1.Phone.CheckOwner:output_type -> shiming.provider.v1.CheckOwnerResponse
-	26, // [26:39] is the sub-list for method output_type
-	13, // [13:26] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	38, // 12: shiming.provider.v1.SendCodeResponse.expires_at:type_name -> google.protobuf.Timestamp
+	37, // 13: shiming.provider.v1.SendNoticeRequest.params:type_name -> shiming.provider.v1.SendNoticeRequest.ParamsEntry
+	7,  // 14: shiming.provider.v1.Provider.Info:input_type -> shiming.provider.v1.InfoRequest
+	9,  // 15: shiming.provider.v1.Provider.Configure:input_type -> shiming.provider.v1.ConfigureRequest
+	11, // 16: shiming.provider.v1.Provider.Health:input_type -> shiming.provider.v1.HealthRequest
+	13, // 17: shiming.provider.v1.ScanLogin.BeginScan:input_type -> shiming.provider.v1.BeginScanRequest
+	15, // 18: shiming.provider.v1.ScanLogin.PollScan:input_type -> shiming.provider.v1.PollScanRequest
+	17, // 19: shiming.provider.v1.ScanLogin.ScanCallback:input_type -> shiming.provider.v1.ScanCallbackRequest
+	18, // 20: shiming.provider.v1.ScanLogin.ExchangeCode:input_type -> shiming.provider.v1.ExchangeCodeRequest
+	21, // 21: shiming.provider.v1.IdentityCheck.CheckIdentity:input_type -> shiming.provider.v1.CheckIdentityRequest
+	23, // 22: shiming.provider.v1.FaceVerification.BeginFace:input_type -> shiming.provider.v1.BeginFaceRequest
+	25, // 23: shiming.provider.v1.FaceVerification.QueryFace:input_type -> shiming.provider.v1.QueryFaceRequest
+	27, // 24: shiming.provider.v1.Phone.SendCode:input_type -> shiming.provider.v1.SendCodeRequest
+	29, // 25: shiming.provider.v1.Phone.VerifyCode:input_type -> shiming.provider.v1.VerifyCodeRequest
+	31, // 26: shiming.provider.v1.Phone.CheckOwner:input_type -> shiming.provider.v1.CheckOwnerRequest
+	33, // 27: shiming.provider.v1.Phone.SendNotice:input_type -> shiming.provider.v1.SendNoticeRequest
+	8,  // 28: shiming.provider.v1.Provider.Info:output_type -> shiming.provider.v1.InfoResponse
+	10, // 29: shiming.provider.v1.Provider.Configure:output_type -> shiming.provider.v1.ConfigureResponse
+	12, // 30: shiming.provider.v1.Provider.Health:output_type -> shiming.provider.v1.HealthResponse
+	14, // 31: shiming.provider.v1.ScanLogin.BeginScan:output_type -> shiming.provider.v1.BeginScanResponse
+	16, // 32: shiming.provider.v1.ScanLogin.PollScan:output_type -> shiming.provider.v1.ScanStatus
+	16, // 33: shiming.provider.v1.ScanLogin.ScanCallback:output_type -> shiming.provider.v1.ScanStatus
+	20, // 34: shiming.provider.v1.ScanLogin.ExchangeCode:output_type -> shiming.provider.v1.ExchangeCodeResponse
+	22, // 35: shiming.provider.v1.IdentityCheck.CheckIdentity:output_type -> shiming.provider.v1.CheckIdentityResponse
+	24, // 36: shiming.provider.v1.FaceVerification.BeginFace:output_type -> shiming.provider.v1.BeginFaceResponse
+	26, // 37: shiming.provider.v1.FaceVerification.QueryFace:output_type -> shiming.provider.v1.QueryFaceResponse
+	28, // 38: shiming.provider.v1.Phone.SendCode:output_type -> shiming.provider.v1.SendCodeResponse
+	30, // 39: shiming.provider.v1.Phone.VerifyCode:output_type -> shiming.provider.v1.VerifyCodeResponse
+	32, // 40: shiming.provider.v1.Phone.CheckOwner:output_type -> shiming.provider.v1.CheckOwnerResponse
+	34, // 41: shiming.provider.v1.Phone.SendNotice:output_type -> shiming.provider.v1.SendNoticeResponse
+	28, // [28:42] is the sub-list for method output_type
+	14, // [14:28] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_provider_proto_init() }
@@ -2143,7 +2263,7 @@ func file_provider_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_provider_proto_rawDesc), len(file_provider_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   29,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   5,
 		},

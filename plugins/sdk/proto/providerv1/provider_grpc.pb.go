@@ -705,6 +705,7 @@ const (
 	Phone_SendCode_FullMethodName   = "/shiming.provider.v1.Phone/SendCode"
 	Phone_VerifyCode_FullMethodName = "/shiming.provider.v1.Phone/VerifyCode"
 	Phone_CheckOwner_FullMethodName = "/shiming.provider.v1.Phone/CheckOwner"
+	Phone_SendNotice_FullMethodName = "/shiming.provider.v1.Phone/SendNotice"
 )
 
 // PhoneClient is the client API for Phone service.
@@ -712,11 +713,14 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // Phone: one-time codes by SMS, and optionally whether a number belongs
-// to a person (运营商三要素).
+// to a person (运营商三要素) and notices sent to a number.
 type PhoneClient interface {
 	SendCode(ctx context.Context, in *SendCodeRequest, opts ...grpc.CallOption) (*SendCodeResponse, error)
 	VerifyCode(ctx context.Context, in *VerifyCodeRequest, opts ...grpc.CallOption) (*VerifyCodeResponse, error)
 	CheckOwner(ctx context.Context, in *CheckOwnerRequest, opts ...grpc.CallOption) (*CheckOwnerResponse, error)
+	// SendNotice sends a notice (no code) to a number. An unknown kind or a
+	// malformed number fails with INVALID_REQUEST.
+	SendNotice(ctx context.Context, in *SendNoticeRequest, opts ...grpc.CallOption) (*SendNoticeResponse, error)
 }
 
 type phoneClient struct {
@@ -757,16 +761,29 @@ func (c *phoneClient) CheckOwner(ctx context.Context, in *CheckOwnerRequest, opt
 	return out, nil
 }
 
+func (c *phoneClient) SendNotice(ctx context.Context, in *SendNoticeRequest, opts ...grpc.CallOption) (*SendNoticeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendNoticeResponse)
+	err := c.cc.Invoke(ctx, Phone_SendNotice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PhoneServer is the server API for Phone service.
 // All implementations must embed UnimplementedPhoneServer
 // for forward compatibility.
 //
 // Phone: one-time codes by SMS, and optionally whether a number belongs
-// to a person (运营商三要素).
+// to a person (运营商三要素) and notices sent to a number.
 type PhoneServer interface {
 	SendCode(context.Context, *SendCodeRequest) (*SendCodeResponse, error)
 	VerifyCode(context.Context, *VerifyCodeRequest) (*VerifyCodeResponse, error)
 	CheckOwner(context.Context, *CheckOwnerRequest) (*CheckOwnerResponse, error)
+	// SendNotice sends a notice (no code) to a number. An unknown kind or a
+	// malformed number fails with INVALID_REQUEST.
+	SendNotice(context.Context, *SendNoticeRequest) (*SendNoticeResponse, error)
 	mustEmbedUnimplementedPhoneServer()
 }
 
@@ -785,6 +802,9 @@ func (UnimplementedPhoneServer) VerifyCode(context.Context, *VerifyCodeRequest) 
 }
 func (UnimplementedPhoneServer) CheckOwner(context.Context, *CheckOwnerRequest) (*CheckOwnerResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CheckOwner not implemented")
+}
+func (UnimplementedPhoneServer) SendNotice(context.Context, *SendNoticeRequest) (*SendNoticeResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SendNotice not implemented")
 }
 func (UnimplementedPhoneServer) mustEmbedUnimplementedPhoneServer() {}
 func (UnimplementedPhoneServer) testEmbeddedByValue()               {}
@@ -861,6 +881,24 @@ func _Phone_CheckOwner_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Phone_SendNotice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendNoticeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PhoneServer).SendNotice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Phone_SendNotice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PhoneServer).SendNotice(ctx, req.(*SendNoticeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Phone_ServiceDesc is the grpc.ServiceDesc for Phone service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -879,6 +917,10 @@ var Phone_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckOwner",
 			Handler:    _Phone_CheckOwner_Handler,
+		},
+		{
+			MethodName: "SendNotice",
+			Handler:    _Phone_SendNotice_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
