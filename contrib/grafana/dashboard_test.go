@@ -29,6 +29,7 @@ var metrics = map[string]string{
 	"shiming_realname_recoveries_total":          "counter",
 	"shiming_logins_total":                       "counter",
 	"shiming_phone_changes_total":                "counter",
+	"shiming_phone_change_notices_total":         "counter",
 	"shiming_desktop_only_rejections_total":      "counter",
 	"shiming_oidc_refusals_total":                "counter",
 	"shiming_rate_limited_total":                 "counter",
