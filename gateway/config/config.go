@@ -199,6 +199,10 @@ type Limits struct {
 	SMSPerDay                 int      `yaml:"sms_per_day"`
 	SMSResendAfter            Duration `yaml:"sms_resend_after"`
 	QRStartsPerIPPerMinute    int      `yaml:"qr_starts_per_ip_per_minute"`
+	// MaxInFlight is the most requests one replica's public listener
+	// serves at once; beyond it a request gets the 503 page (系统繁忙)
+	// with Retry-After at once instead of queueing.
+	MaxInFlight int `yaml:"max_in_flight"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 }
@@ -288,6 +292,7 @@ func Default() Config {
 			SMSPerDay:                 100000,
 			SMSResendAfter:            Duration(60 * time.Second),
 			QRStartsPerIPPerMinute:    30,
+			MaxInFlight:               1024,
 		},
 		Password: Password{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},
 		Log:      Log{Level: "info", Format: "text"},

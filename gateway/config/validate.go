@@ -261,6 +261,7 @@ func (c *Config) Validate() error {
 		{"limits.sms_per_ip_per_day", l.SMSPerIPPerDay},
 		{"limits.sms_per_day", l.SMSPerDay},
 		{"limits.qr_starts_per_ip_per_minute", l.QRStartsPerIPPerMinute},
+		{"limits.max_in_flight", l.MaxInFlight},
 	} {
 		if f.v <= 0 {
 			p.Add(f.path, "must be positive")

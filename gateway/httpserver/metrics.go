@@ -23,6 +23,7 @@ type Metrics struct {
 	requests    *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	crossOrigin prometheus.Counter
+	shed        prometheus.Counter
 }
 
 // NewMetrics registers the HTTP metrics with reg.
@@ -41,8 +42,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "shiming_http_cross_origin_rejections_total",
 			Help: "State-changing requests refused as cross-origin.",
 		}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "shiming_http_shed_total",
+			Help: "Requests refused with 503 because the replica was serving limits.max_in_flight requests already.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.crossOrigin} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.crossOrigin, m.shed} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("httpserver: register metrics: %w", err)
 		}
@@ -52,6 +57,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 
 // CrossOriginRejections is the counter for CrossOriginOptions.Rejections.
 func (m *Metrics) CrossOriginRejections() prometheus.Counter { return m.crossOrigin }
+
+// Shed is the counter for ShedOptions.Shed.
+func (m *Metrics) Shed() prometheus.Counter { return m.shed }
 
 // Middleware counts and times each request when it ends.
 func (m *Metrics) Middleware(next http.Handler) http.Handler {

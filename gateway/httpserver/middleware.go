@@ -21,6 +21,7 @@ type Middleware func(http.Handler) http.Handler
 //		AccessLog(logger),
 //		Recover(logger),     // turns panics into the 500 page the two above see
 //		SecurityHeaders(sec),
+//		Shed(shed),          // 503 beyond limits.max_in_flight, before any work
 //		crossOrigin,         // refuses before any handler runs
 //	)
 func Chain(h http.Handler, mws ...Middleware) http.Handler {

@@ -317,6 +317,7 @@ func newServer(ctx context.Context, cfg config.Config, logger *slog.Logger) (*se
 		httpserver.AccessLog(logger),
 		httpserver.Recover(logger),
 		httpserver.SecurityHeaders(httpserver.SecurityOptions{HSTS: https}),
+		httpserver.Shed(httpserver.ShedOptions{MaxInFlight: cfg.Limits.MaxInFlight, Shed: metrics.Shed()}),
 		crossOrigin,
 	)
 
