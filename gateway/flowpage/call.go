@@ -9,6 +9,7 @@ import (
 	"github.com/shiming-id/shiming/gateway/flow"
 	"github.com/shiming-id/shiming/gateway/httpserver"
 	"github.com/shiming-id/shiming/gateway/scan"
+	"github.com/shiming-id/shiming/gateway/smscode"
 	"github.com/shiming-id/shiming/gateway/web"
 )
 
@@ -49,6 +50,8 @@ type FlowKind[S any] struct {
 	// journey has none.
 	Scan func(*S) *scan.Session
 	Face func(*S) *scan.FaceSession
+	// SMS picks the flow's SMS ticket; nil when the journey sends none.
+	SMS func(*S) *smscode.Ticket
 }
 
 // Open loads the flow the URL's {flow} names for the browser of r at
@@ -124,4 +127,25 @@ func (k FlowKind[S]) Callback(w http.ResponseWriter, r *http.Request, id, provid
 		return
 	}
 	CallbackPage(w, r, k.Deps.Pages, pt, CallbackOutcome(before, s, state))
+}
+
+// CheckCode takes one attempt on the SMS ticket of c's flow for code,
+// typed for phone and purpose, and asks the vendor: smscode.Reserve runs
+// inside the flow's update, so concurrent tries on any replica cannot
+// exceed smscode.MaxAttempts. It returns the refusal to show on the page
+// (a wrong, expired or unsent code, or the vendor's trouble), nil when
+// the code is right. ok is false when the flow update itself failed: the
+// error page is written then.
+func (k FlowKind[S]) CheckCode(w http.ResponseWriter, r *http.Request, c *Call[S], phone, purpose, code string) (refusal error, ok bool) {
+	st, err := c.Update(r.Context(), k.Deps.Flows, func(s *S) error {
+		return smscode.Reserve(k.SMS(s), phone, purpose, k.Deps.Now())
+	})
+	if err != nil {
+		if !IsSMSRefusal(err) {
+			UpdateError(w, r, err)
+			return nil, false
+		}
+		return err, true
+	}
+	return k.Deps.SMS.Check(r.Context(), *k.SMS(st), code), true
 }

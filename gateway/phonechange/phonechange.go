@@ -108,6 +108,7 @@ func New(o Options) (*Handler, error) {
 	h := &Handler{o: o}
 	h.flows = flowpage.FlowKind[State]{Name: Kind, Deps: &h.o.Deps,
 		Portal: func(s *State) string { return s.Portal },
+		SMS:    func(s *State) *smscode.Ticket { return &s.SMS },
 		Face:   func(s *State) *scan.FaceSession { return &s.Face },
 	}
 	h.faces = flowpage.FaceStep[State]{Flows: h.flows, Page: h.page, PublicURL: o.PublicURL, At: h.faceAt}

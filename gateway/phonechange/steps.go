@@ -142,16 +142,10 @@ func (h *Handler) changeSubmit(w http.ResponseWriter, r *http.Request, c *call) 
 		http.Redirect(w, r, h.url(c.Portal, c.Flow.ID, StepChange), http.StatusSeeOther)
 		return
 	}
-	st, err := h.update(r, c, func(s *State) error { return smscode.Reserve(&s.SMS, phone, smscode.PurposeChangePhone, h.o.Now()) })
-	if err == nil {
-		err = h.o.SMS.Check(ctx, st.SMS, code)
-	}
-	if err != nil {
-		if st == nil && !flowpage.IsSMSRefusal(err) {
-			flowpage.UpdateError(w, r, err)
-			return
-		}
-		h.smsRefused(w, r, c, form, err, true)
+	if refusal, ok := h.flows.CheckCode(w, r, c, phone, smscode.PurposeChangePhone, code); !ok {
+		return
+	} else if refusal != nil {
+		h.smsRefused(w, r, c, form, refusal, true)
 		return
 	}
 	if _, err := h.update(r, c, func(s *State) error {
@@ -399,16 +393,10 @@ func (h *Handler) resetSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 		h.o.Pages.Render(w, r, http.StatusOK, h.resetPage(c, form))
 		return
 	}
-	st, err = h.update(r, c, func(s *State) error { return smscode.Reserve(&s.SMS, a.Phone, smscode.PurposeResetPassword, h.o.Now()) })
-	if err == nil {
-		err = h.o.SMS.Check(ctx, st.SMS, code)
-	}
-	if err != nil {
-		if st == nil && !flowpage.IsSMSRefusal(err) {
-			flowpage.UpdateError(w, r, err)
-			return
-		}
-		field, n := flowpage.SMSRefusal(err, h.o.SMS.Provider())
+	if refusal, ok := h.flows.CheckCode(w, r, c, a.Phone, smscode.PurposeResetPassword, code); !ok {
+		return
+	} else if refusal != nil {
+		field, n := flowpage.SMSRefusal(refusal, h.o.SMS.Provider())
 		var notices []web.Notice
 		if n != nil {
 			notices = append(notices, *n)

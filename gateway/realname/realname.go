@@ -117,6 +117,7 @@ func New(o Options) (*Handler, error) {
 	h := &Handler{o: o}
 	h.flows = flowpage.FlowKind[State]{Name: Kind, Deps: &h.o.Deps,
 		Portal: func(s *State) string { return s.Portal },
+		SMS:    func(s *State) *smscode.Ticket { return &s.SMS },
 		Scan:   func(s *State) *scan.Session { return &s.Scan },
 		Face:   func(s *State) *scan.FaceSession { return &s.Face },
 	}

@@ -270,16 +270,10 @@ func (h *Handler) phoneSubmit(w http.ResponseWriter, r *http.Request, c *call) {
 		h.o.Pages.Render(w, r, http.StatusOK, h.phonePage(c, form))
 		return
 	}
-	st, err := h.update(r, c, func(s *State) error { return smscode.Reserve(&s.SMS, phone, smscode.PurposeBindPhone, h.o.Now()) })
-	if err == nil {
-		err = h.o.SMS.Check(ctx, st.SMS, code)
-	}
-	if err != nil {
-		if st == nil && !flowpage.IsSMSRefusal(err) {
-			flowpage.UpdateError(w, r, err)
-			return
-		}
-		h.smsRefused(w, r, c, form, err)
+	if refusal, ok := h.flows.CheckCode(w, r, c, phone, smscode.PurposeBindPhone, code); !ok {
+		return
+	} else if refusal != nil {
+		h.smsRefused(w, r, c, form, refusal)
 		return
 	}
 	next := StepFace
