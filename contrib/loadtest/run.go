@@ -214,7 +214,7 @@ func (s *sim) launch(ctx context.Context, n int, work func(ctx context.Context, 
 		}
 		if s.o.rate > 0 {
 			at := t0.Add(time.Duration(float64(i) / s.o.rate * float64(time.Second)))
-			if d := time.Until(at); d > 0 && sleepCtx(ctx, d) != nil {
+			if d := time.Until(at); d > 0 && candidate.Sleep(ctx, d) != nil {
 				break
 			}
 		}
@@ -242,17 +242,6 @@ func (s *sim) launch(ctx context.Context, n int, work func(ctx context.Context, 
 	}
 	wg.Wait()
 	return time.Since(t0)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // journeys runs whole candidate journeys (or real-name registration
@@ -432,7 +421,7 @@ func (s *sim) polls(ctx context.Context) (report, error) {
 			go func() {
 				defer wg.Done()
 				next := t0.Add(offset)
-				for sleepCtx(pollCtx, time.Until(next)) == nil && poll(w) {
+				for candidate.Sleep(pollCtx, time.Until(next)) == nil && poll(w) {
 					next = next.Add(every)
 				}
 			}()

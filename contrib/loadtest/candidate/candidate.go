@@ -153,7 +153,7 @@ func (e *PageError) Error() string {
 // step runs one step, timing it and telling Observe.
 func (c *Candidate) step(ctx context.Context, name string, fn func() error) error {
 	if c.steps > 0 && c.env.Think > 0 {
-		if err := sleep(ctx, c.env.Think); err != nil {
+		if err := Sleep(ctx, c.env.Think); err != nil {
 			return &StepError{Step: name, Err: err}
 		}
 	}
@@ -169,7 +169,8 @@ func (c *Candidate) step(ctx context.Context, name string, fn func() error) erro
 	return nil
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or until ctx ends (its error).
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

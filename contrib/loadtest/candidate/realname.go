@@ -283,7 +283,7 @@ func (c *Candidate) waitStatus(ctx context.Context, statusURL, version, want str
 		if time.Now().After(deadline) {
 			return st, fmt.Errorf("waited %s on the QR code (state %s)", waitLimit, st.State)
 		}
-		if err := sleep(ctx, c.env.StatusPoll); err != nil {
+		if err := Sleep(ctx, c.env.StatusPoll); err != nil {
 			return st, err
 		}
 	}
