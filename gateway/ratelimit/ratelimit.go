@@ -96,8 +96,14 @@ func New(o Options) (*Limiter, error) {
 // stored is the store key of key under rule name.
 func (l *Limiter) stored(name, key string) string { return name + ":" + l.key(key) }
 
-func windowEnd(now time.Time, w time.Duration) time.Time {
-	return now.Truncate(w).Add(w)
+// retryAfter is how long from at until the counter window of length w
+// that holds at ends (store.Window: the windows the counters use).
+func retryAfter(at time.Time, w time.Duration) time.Duration {
+	_, _, end, err := store.Window(w, at)
+	if err != nil {
+		return 0
+	}
+	return end.Sub(at)
 }
 
 // Take counts one event for key under every rule in order and refuses it
@@ -113,7 +119,7 @@ func (l *Limiter) Take(ctx context.Context, key string, rules ...Rule) (Decision
 		}
 		if n > r.Limit {
 			l.limited.WithLabelValues(r.Name).Inc()
-			return Decision{Allowed: false, Count: n, RetryAfter: windowEnd(at, r.Window).Sub(at), Rule: r.Name}, nil
+			return Decision{Allowed: false, Count: n, RetryAfter: retryAfter(at, r.Window), Rule: r.Name}, nil
 		}
 	}
 	return Decision{Allowed: true}, nil
@@ -128,7 +134,7 @@ func (l *Limiter) Peek(ctx context.Context, key string, r Rule) (Decision, error
 		return Decision{}, fmt.Errorf("ratelimit: %s: %w", r.Name, err)
 	}
 	if n >= r.Limit {
-		return Decision{Allowed: false, Count: n, RetryAfter: windowEnd(at, r.Window).Sub(at), Rule: r.Name}, nil
+		return Decision{Allowed: false, Count: n, RetryAfter: retryAfter(at, r.Window), Rule: r.Name}, nil
 	}
 	return Decision{Allowed: true, Count: n}, nil
 }

@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -155,6 +156,19 @@ type KV interface {
 	Get(ctx context.Context, key string, now time.Time) ([]byte, error)
 	Delete(ctx context.Context, key string) error
 	DeleteExpiredKV(ctx context.Context, now time.Time) (int, error)
+}
+
+// Window is the fixed counter window of the given length that holds now,
+// as every Counters implementation keys it: the length in whole
+// microseconds, the window's start (now in UTC and whole microseconds,
+// truncated to the length since the zero time) and its end.
+func Window(length time.Duration, now time.Time) (us int64, start, end time.Time, err error) {
+	length = length.Truncate(time.Microsecond)
+	if length <= 0 {
+		return 0, time.Time{}, time.Time{}, fmt.Errorf("window %v must be at least a microsecond", length)
+	}
+	start = now.UTC().Truncate(time.Microsecond).Truncate(length)
+	return length.Microseconds(), start, start.Add(length), nil
 }
 
 // Counters count events in fixed time windows for rate limits.

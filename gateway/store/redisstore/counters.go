@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/shiming-id/shiming/gateway/store"
 )
 
 // A counter window is an integer under ctr:<key>:<length µs>:<start µs>,
@@ -14,23 +16,11 @@ import (
 // windows (ctrs:<key>) for Reset, and the counter index (idx:ctr, scored
 // by window end) lists every window for DeleteExpiredCounters.
 
-// window returns the fixed window of the given length that holds now:
-// its length in microseconds, its start (now truncated to the length, as
-// the SQL stores do) and its end.
-func window(length time.Duration, now time.Time) (us int64, start, end time.Time, err error) {
-	length = length.Truncate(time.Microsecond)
-	if length <= 0 {
-		return 0, time.Time{}, time.Time{}, fmt.Errorf("window %v must be at least a microsecond", length)
-	}
-	start = norm(now).Truncate(length)
-	return length.Microseconds(), start, start.Add(length), nil
-}
-
 // Incr adds n to key's counter in the window holding now and returns the
 // window's new total: one script that increments and, for a new window,
 // sets its lifetime and indexes it.
 func (s *Store) Incr(ctx context.Context, key string, n int64, length time.Duration, now time.Time) (int64, error) {
-	us, start, end, err := window(length, now)
+	us, start, end, err := store.Window(length, now)
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: incr: %w", err)
 	}
@@ -45,7 +35,7 @@ func (s *Store) Incr(ctx context.Context, key string, n int64, length time.Durat
 
 // Count returns key's total in the window holding now.
 func (s *Store) Count(ctx context.Context, key string, length time.Duration, now time.Time) (int64, error) {
-	us, start, _, err := window(length, now)
+	us, start, _, err := store.Window(length, now)
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: count: %w", err)
 	}

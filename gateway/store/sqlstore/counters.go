@@ -6,24 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"time"
-)
 
-// window returns the fixed window of the given length that holds now:
-// its length in microseconds, its start (now truncated to the length)
-// and its end.
-func window(length time.Duration, now time.Time) (us int64, start, end time.Time, err error) {
-	length = length.Truncate(time.Microsecond)
-	if length <= 0 {
-		return 0, time.Time{}, time.Time{}, fmt.Errorf("window %v must be at least a microsecond", length)
-	}
-	start = norm(now).Truncate(length)
-	return length.Microseconds(), start, start.Add(length), nil
-}
+	"github.com/shiming-id/shiming/gateway/store"
+)
 
 // Incr adds n to key's counter in the window holding now, with one
 // upsert, and returns the window's new total.
 func (s *Store) Incr(ctx context.Context, key string, n int64, length time.Duration, now time.Time) (int64, error) {
-	us, start, end, err := window(length, now)
+	us, start, end, err := store.Window(length, now)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: incr: %w", err)
 	}
@@ -40,7 +30,7 @@ func (s *Store) Incr(ctx context.Context, key string, n int64, length time.Durat
 
 // Count returns key's total in the window holding now.
 func (s *Store) Count(ctx context.Context, key string, length time.Duration, now time.Time) (int64, error) {
-	us, start, _, err := window(length, now)
+	us, start, _, err := store.Window(length, now)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: count: %w", err)
 	}
